@@ -1,0 +1,230 @@
+"""The tenant mirror: what the sync has read from Entra ID.
+
+Rows are written only by `identities.sync` (bulk upserts keyed on Graph ids) and never deleted by
+it: an assignment that disappears from Graph gets `removed_at`, so reviews and audits can still
+point at it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    tenant_id = models.CharField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=256, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name or self.tenant_id
+
+
+class RoleDefinition(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="roles")
+    object_id = models.CharField(max_length=64)
+    template_id = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    is_built_in = models.BooleanField(default=True)
+    is_enabled = models.BooleanField(default=True)
+    is_privileged = models.BooleanField(default=False)
+    # "graph" when the beta isPrivileged flag answered, "builtin_list" when we fell back.
+    privileged_source = models.CharField(max_length=16, blank=True)
+    last_seen_run = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "object_id"], name="role_unique_per_tenant")
+        ]
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ServicePrincipal(models.Model):
+    class Type(models.TextChoices):
+        APPLICATION = "Application"
+        MANAGED_IDENTITY = "ManagedIdentity"
+        LEGACY = "Legacy"
+        SOCIAL_IDP = "SocialIdp"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="principals")
+    object_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=1024, blank=True)
+    app_display_name = models.CharField(max_length=1024, blank=True)
+    sp_type = models.CharField(max_length=32, blank=True)
+    account_enabled = models.BooleanField(default=True)
+    app_owner_organization_id = models.CharField(max_length=64, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    # Credential metadata only: [{kind, keyId, displayName, type, usage, start, end}]; never a key.
+    credentials = models.JSONField(default=list, blank=True)
+    next_credential_expiry = models.DateTimeField(null=True, blank=True)
+    # [{id, type, displayName, userPrincipalName, mail}] as Graph listed them.
+    owners = models.JSONField(default=list, blank=True)
+    owner_count = models.IntegerField(default=0)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    # False until a sync could read sign-in activity for this principal's tenant.
+    sign_in_known = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    details_synced_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_seen_run = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "object_id"], name="sp_unique_per_tenant")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "display_name"]),
+            models.Index(fields=["tenant", "app_id"]),
+        ]
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.object_id
+
+    @property
+    def is_multi_tenant(self) -> bool:
+        return bool(self.app_owner_organization_id) and (
+            self.app_owner_organization_id != self.tenant.tenant_id
+        )
+
+    def is_inactive(self, now=None) -> bool:
+        """No sign-in within INACTIVE_DAYS; unknown activity is never called inactive."""
+        if not self.sign_in_known:
+            return False
+        now = now or timezone.now()
+        cutoff = now - timedelta(days=settings.INACTIVE_DAYS)
+        return self.last_sign_in_at is None or self.last_sign_in_at < cutoff
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def current(self) -> AssignmentQuerySet:
+        return self.filter(removed_at__isnull=True)
+
+
+class Assignment(models.Model):
+    """One privileged directory role held by one service principal at one scope."""
+
+    class Kind(models.TextChoices):
+        ACTIVE = "active"
+        ELIGIBLE = "eligible"
+
+    class Granted(models.TextChoices):
+        DIRECT = "direct", "Direct assignment"
+        PIM = "pim", "PIM schedule"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="assignments")
+    principal = models.ForeignKey(
+        ServicePrincipal, on_delete=models.CASCADE, related_name="assignments"
+    )
+    role = models.ForeignKey(RoleDefinition, on_delete=models.PROTECT, related_name="assignments")
+    directory_scope_id = models.CharField(max_length=256, default="/")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    granted_via = models.CharField(max_length=16, choices=Granted.choices)
+    # Graph ids needed to remove it: the roleAssignment id (DELETE) or the schedule id.
+    role_assignment_id = models.CharField(max_length=256, blank=True)
+    schedule_id = models.CharField(max_length=256, blank=True)
+    assignment_type = models.CharField(max_length=16, blank=True)  # Assigned | Activated
+    member_type = models.CharField(max_length=16, blank=True)  # Direct | Group
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    first_seen_run = models.BigIntegerField(default=0)
+    last_seen_run = models.BigIntegerField(default=0)
+    changed_run = models.BigIntegerField(default=0)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "principal", "role", "directory_scope_id", "kind"],
+                name="assignment_unique_privilege",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "last_seen_run"]),
+            models.Index(
+                fields=["tenant", "role"],
+                condition=Q(removed_at__isnull=True),
+                name="assignment_current_by_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal_id} {self.role_id} {self.directory_scope_id} {self.kind}"
+
+    @property
+    def scope_label(self) -> str:
+        if self.directory_scope_id in ("", "/"):
+            return "Tenant"
+        if self.directory_scope_id.startswith("/administrativeUnits/"):
+            return "Administrative unit " + self.directory_scope_id.rsplit("/", 1)[-1]
+        return "Object " + self.directory_scope_id.lstrip("/")
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=32, default="manual")  # schedule | manual | command
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    phase = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.IntegerField(default=0)
+    requests = models.IntegerField(default=0)
+    assignments_seen = models.IntegerField(default=0)
+    assignments_created = models.IntegerField(default=0)
+    assignments_updated = models.IntegerField(default=0)
+    assignments_removed = models.IntegerField(default=0)
+    principals_seen = models.IntegerField(default=0)
+    principals_created = models.IntegerField(default=0)
+    principals_updated = models.IntegerField(default=0)
+    roles_privileged = models.IntegerField(default=0)
+    sign_in_activity = models.CharField(max_length=16, blank=True)  # read | unavailable
+    notes = models.TextField(blank=True)
+    error_code = models.CharField(max_length=128, blank=True)
+    error_message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # Two syncs of one tenant never run at once: the database refuses the second.
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(status="running"),
+                name="one_running_sync_per_tenant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} {self.status}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        end = self.finished_at or (timezone.now() if self.status == self.Status.RUNNING else None)
+        return end - self.started_at if end else None
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING

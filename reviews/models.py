@@ -1,0 +1,1 @@
+"""Campaigns, cycles and decisions arrive with the review-campaigns issue."""
