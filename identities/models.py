@@ -76,7 +76,10 @@ class ServicePrincipal(models.Model):
     last_seen_at = models.DateTimeField(default=timezone.now)
     details_synced_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    first_seen_run = models.BigIntegerField(default=0)
     last_seen_run = models.BigIntegerField(default=0)
+    changed_run = models.BigIntegerField(default=0)
+    sign_in_run = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -85,6 +88,7 @@ class ServicePrincipal(models.Model):
         indexes = [
             models.Index(fields=["tenant", "display_name"]),
             models.Index(fields=["tenant", "app_id"]),
+            models.Index(fields=["tenant", "last_seen_run"]),
         ]
         ordering = ["display_name"]
 

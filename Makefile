@@ -1,0 +1,43 @@
+# The README's commands. Everything installs from this repository's own files into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Tests run on the machine's PostgreSQL and Redis (see .ci/run for starting them).
+TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/spreview} \
+	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	SPREVIEW_VAR_DIR=$(CURDIR)/var/test
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+## Start the dashboard on a simulated tenant (SQLite, filesystem broker, local Entra ID).
+demo: $(STAMP)
+	$(BIN)/python manage.py demo
+
+## Run the whole test suite (lint first: an unformatted tree fails like a failing test).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(TEST_ENV) $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Benchmarks: sync against the raw fetch of the same pages (figures go in bench/README.md).
+bench: $(STAMP)
+	$(TEST_ENV) $(BIN)/python bench/sync_bench.py
+
+clean:
+	rm -rf var/test var/broker

@@ -1,0 +1,560 @@
+"""Graph pages → rows: the privileged service-principal mirror of one tenant.
+
+Order of work: role definitions → the privileged set → active and eligible assignments whose
+principal is a service principal (users and groups are skipped) → those principals' details,
+owners and sign-in activity → and only after every page was read, the sweep that marks
+assignments not seen as removed. Each Graph page is written as it arrives (one bulk statement),
+so memory stays at one page whatever the tenant's size. A run that fails anywhere sweeps nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .bulk import record_sign_ins, upsert
+from .graph import GraphClient, GraphConfigError, GraphError
+from .graph.directory import (
+    ACTIVE_ASSIGNMENTS,
+    ASSIGNMENT_SOURCES,
+    GET_BY_IDS_LIMIT,
+    AssignmentSource,
+    Directory,
+    is_service_principal,
+)
+from .graph.values import graph_datetime, object_id, text
+from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
+from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
+
+logger = logging.getLogger(__name__)
+
+PRINCIPAL_BASIC_FIELDS = (
+    "app_id",
+    "display_name",
+    "app_display_name",
+    "sp_type",
+    "account_enabled",
+    "app_owner_organization_id",
+    "tags",
+)
+PRINCIPAL_DETAIL_FIELDS = (
+    *PRINCIPAL_BASIC_FIELDS,
+    "credentials",
+    "next_credential_expiry",
+    "owners",
+    "owner_count",
+    "deleted_at",
+)
+SCHEDULE_FIELDS = (
+    "granted_via",
+    "schedule_id",
+    "assignment_type",
+    "member_type",
+    "starts_at",
+    "expires_at",
+)
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self, run: SyncRun | None) -> None:
+        super().__init__("a sync of this tenant is already running")
+        self.run = run
+
+
+# --------------------------------------------------------------------------- run lifecycle
+
+
+def configured_tenant_id() -> str:
+    tenant_id = settings.AZURE_TENANT_ID.strip()
+    if not tenant_id:
+        raise GraphConfigError("AZURE_TENANT_ID is not set: give the Entra tenant id (a GUID).")
+    return tenant_id
+
+
+def reap_stale_runs(tenant: Tenant | None = None) -> int:
+    """Fail runs whose worker stopped reporting: their lock must not block the next sync."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    if tenant is not None:
+        stale = stale.filter(tenant=tenant)
+    return stale.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_code="WorkerLost",
+        error_message=(
+            "The worker running this sync stopped reporting progress; nothing was swept. "
+            "The next sync starts over."
+        ),
+    )
+
+
+def start_run(tenant: Tenant, *, trigger: str, requested_by_id: int | None = None) -> SyncRun:
+    """Create the RUNNING row that doubles as the tenant's sync lock."""
+    reap_stale_runs(tenant)
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                tenant=tenant, trigger=trigger, requested_by_id=requested_by_id, phase="starting"
+            )
+    except IntegrityError:
+        raise SyncAlreadyRunning(
+            SyncRun.objects.filter(tenant=tenant, status=SyncRun.Status.RUNNING).first()
+        ) from None
+
+
+def sync_configured_tenant(
+    *,
+    trigger: str,
+    requested_by_id: int | None = None,
+    directory: Directory | None = None,
+) -> SyncRun:
+    """Sync the tenant named by AZURE_TENANT_ID; raises SyncAlreadyRunning or GraphConfigError."""
+    tenant, _ = Tenant.objects.get_or_create(tenant_id=configured_tenant_id())
+    run = start_run(tenant, trigger=trigger, requested_by_id=requested_by_id)
+    owns_client = directory is None
+    try:
+        if directory is None:
+            directory = Directory(GraphClient.from_settings())
+    except Exception as exc:
+        _finish_failed(run, exc)
+        raise
+    try:
+        return TenantSync(run, directory).run()
+    finally:
+        if owns_client:
+            directory.client.close()
+
+
+def _finish_failed(run: SyncRun, exc: BaseException) -> None:
+    if isinstance(exc, GraphError):
+        code, message, request_id = exc.code or f"HTTP{exc.status or ''}", str(exc), exc.request_id
+    elif isinstance(exc, GraphConfigError):
+        code, message, request_id = "Configuration", str(exc), ""
+    else:
+        code, message, request_id = "InternalError", f"{type(exc).__name__}: {exc}"[:2000], ""
+    run.status = SyncRun.Status.FAILED
+    run.error_code = code[:128]
+    run.error_message = message
+    run.request_id = request_id[:128]
+    run.finished_at = timezone.now()
+    run.save()
+
+
+# --------------------------------------------------------------------------- row builders
+
+
+def _principal_basic_row(tenant: Tenant, obj: dict[str, Any], now: datetime) -> dict[str, Any]:
+    tags = obj.get("tags")
+    return {
+        "tenant": tenant.pk,
+        "object_id": obj["id"],
+        "app_id": text(obj.get("appId"), 64),
+        "display_name": text(obj.get("displayName"), 1024),
+        "app_display_name": text(obj.get("appDisplayName"), 1024),
+        "sp_type": text(obj.get("servicePrincipalType"), 32),
+        "account_enabled": obj.get("accountEnabled") is not False,
+        "app_owner_organization_id": text(obj.get("appOwnerOrganizationId"), 64),
+        "tags": [text(t, 256) for t in tags if isinstance(t, str)][:100]
+        if isinstance(tags, list)
+        else [],
+        "deleted_at": None,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+def _credentials(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """Credential metadata only; Graph's `key` and `secretText` are never copied."""
+    found = []
+    for kind, prop in (("certificate", "keyCredentials"), ("secret", "passwordCredentials")):
+        items = obj.get(prop)
+        for cred in items if isinstance(items, list) else []:
+            if not isinstance(cred, dict):
+                continue
+            start, end = (
+                graph_datetime(cred.get("startDateTime")),
+                graph_datetime(cred.get("endDateTime")),
+            )
+            found.append(
+                {
+                    "kind": kind,
+                    "keyId": text(cred.get("keyId"), 64),
+                    "displayName": text(cred.get("displayName"), 256),
+                    "type": text(cred.get("type"), 64),
+                    "usage": text(cred.get("usage"), 64),
+                    "hint": text(cred.get("hint"), 8) if kind == "secret" else "",
+                    "start": start.isoformat() if start else None,
+                    "end": end.isoformat() if end else None,
+                }
+            )
+    return found[:200]
+
+
+def _owner(item: dict[str, Any]) -> dict[str, Any]:
+    odata_type = text(item.get("@odata.type"), 64).removeprefix("#microsoft.graph.")
+    return {
+        "id": text(item.get("id"), 64),
+        "type": odata_type or "unknown",
+        "displayName": text(item.get("displayName"), 256),
+        "userPrincipalName": text(item.get("userPrincipalName"), 256),
+        "mail": text(item.get("mail"), 256),
+    }
+
+
+def _principal_detail_row(
+    tenant: Tenant, obj: dict[str, Any], owners: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    row = _principal_basic_row(tenant, obj, now)
+    credentials = _credentials(obj)
+    upcoming = [c["end"] for c in credentials if c["end"] and c["end"] >= now.isoformat()]
+    owner_rows = [_owner(o) for o in owners if object_id(o.get("id"))][:100]
+    row.update(
+        credentials=credentials,
+        next_credential_expiry=graph_datetime(min(upcoming)) if upcoming else None,
+        owners=owner_rows,
+        owner_count=len(owner_rows),
+        details_synced_at=now,
+    )
+    return row
+
+
+def _assignment_row(
+    tenant: Tenant,
+    source: AssignmentSource,
+    item: dict[str, Any],
+    principal_pk: int,
+    role_pk: int,
+    now: datetime,
+) -> dict[str, Any]:
+    is_schedule = source is not ACTIVE_ASSIGNMENTS
+    schedule = item.get("scheduleInfo") if isinstance(item.get("scheduleInfo"), dict) else {}
+    expiration = schedule.get("expiration") if isinstance(schedule.get("expiration"), dict) else {}
+    return {
+        "tenant": tenant.pk,
+        "principal": principal_pk,
+        "role": role_pk,
+        "directory_scope_id": text(item.get("directoryScopeId"), 256) or "/",
+        "kind": source.kind,
+        "granted_via": source.granted_via,
+        "role_assignment_id": "" if is_schedule else item["id"],
+        "schedule_id": item["id"] if is_schedule else "",
+        "assignment_type": text(item.get("assignmentType"), 16),
+        "member_type": text(item.get("memberType"), 16),
+        "starts_at": graph_datetime(schedule.get("startDateTime")),
+        "expires_at": graph_datetime(expiration.get("endDateTime")),
+        "removed_at": None,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+# --------------------------------------------------------------------------- the sync
+
+
+class TenantSync:
+    """One run over one tenant; every database write is a bulk statement per Graph page."""
+
+    progress_interval = 1.0
+
+    def __init__(self, run: SyncRun, directory: Directory) -> None:
+        self.run_row = run
+        self.tenant = run.tenant
+        self.directory = directory
+        self.started = time.monotonic()
+        self._last_progress = 0.0
+        self.notes: list[str] = []
+
+    # progress -----------------------------------------------------------------------------
+
+    def _progress(self, phase: str | None = None, *, force: bool = False) -> None:
+        """Publish counters and a heartbeat, at most once a second unless the phase changes."""
+        run = self.run_row
+        if phase is not None and phase != run.phase:
+            run.phase = phase
+            force = True
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.progress_interval:
+            return
+        self._last_progress = now
+        stats = self.directory.client.stats
+        run.pages, run.requests = stats.pages, stats.requests
+        run.heartbeat_at = timezone.now()
+        SyncRun.objects.filter(pk=run.pk).update(
+            phase=run.phase,
+            heartbeat_at=run.heartbeat_at,
+            pages=run.pages,
+            requests=run.requests,
+            assignments_seen=run.assignments_seen,
+            principals_seen=run.principals_seen,
+        )
+
+    # phases -------------------------------------------------------------------------------
+
+    def run(self) -> SyncRun:
+        try:
+            roles = self.sync_roles()
+            self.sync_assignments(roles)
+            self.sync_principal_details()
+            self.sync_sign_ins()
+            self.finish()
+        except Exception as exc:
+            logger.warning("sync %s of tenant %s failed: %s", self.run_row.pk, self.tenant, exc)
+            _finish_failed(self.run_row, exc)
+        return self.run_row
+
+    def sync_roles(self) -> dict[str, int]:
+        """Upsert all role definitions; return object id → pk of the privileged ones."""
+        self._progress("role definitions")
+        run_id = self.run_row.pk
+        definitions: list[dict[str, Any]] = []
+        for page in self.directory.role_definitions():
+            definitions.extend(d for d in page if object_id(d.get("id")))
+        flagged = self.directory.privileged_role_ids()
+        source = "graph" if flagged is not None else "builtin_list"
+        if flagged is None:
+            self.notes.append(
+                "Graph beta did not say which roles are privileged; used the built-in list."
+            )
+        rows = []
+        for d in definitions:
+            template_id = text(d.get("templateId"), 64)
+            is_privileged = (
+                d["id"] in flagged
+                if flagged is not None
+                else (d.get("isBuiltIn") is not False and template_id in PRIVILEGED_TEMPLATE_IDS)
+            )
+            rows.append(
+                RoleDefinition(
+                    tenant=self.tenant,
+                    object_id=d["id"],
+                    template_id=template_id,
+                    display_name=text(d.get("displayName"), 256),
+                    description=text(d.get("description"), 4000),
+                    is_built_in=d.get("isBuiltIn") is not False,
+                    is_enabled=d.get("isEnabled") is not False,
+                    is_privileged=is_privileged,
+                    privileged_source=source,
+                    last_seen_run=run_id,
+                )
+            )
+        RoleDefinition.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["tenant", "object_id"],
+            update_fields=[
+                "template_id",
+                "display_name",
+                "description",
+                "is_built_in",
+                "is_enabled",
+                "is_privileged",
+                "privileged_source",
+                "last_seen_run",
+            ],
+            batch_size=1000,
+        )
+        privileged = dict(
+            RoleDefinition.objects.filter(
+                tenant=self.tenant, last_seen_run=run_id, is_privileged=True
+            ).values_list("object_id", "pk")
+        )
+        self.run_row.roles_privileged = len(privileged)
+        return privileged
+
+    def sync_assignments(self, roles: dict[str, int]) -> None:
+        for source in ASSIGNMENT_SOURCES:
+            self._progress(f"reading {source.name.replace('_', ' ')}")
+            for page in self.directory.assignment_pages(source, roles):
+                self._write_assignment_page(source, page, roles)
+                self._progress()
+
+    def _write_assignment_page(
+        self, source: AssignmentSource, page: list[dict[str, Any]], roles: dict[str, int]
+    ) -> None:
+        now = timezone.now()
+        run_id = self.run_row.pk
+        wanted: list[dict[str, Any]] = []
+        principals: dict[str, dict[str, Any]] = {}
+        for item in page:
+            if not (
+                object_id(item.get("id"))
+                and is_service_principal(item)
+                and object_id(item["principal"].get("id"))
+                and item.get("roleDefinitionId") in roles
+            ):
+                continue  # users, groups, other roles, malformed rows
+            if source is not ACTIVE_ASSIGNMENTS and item.get("memberType") == "Group":
+                continue  # inherited through a group: the group's assignment is the privilege
+            wanted.append(item)
+            principals.setdefault(
+                item["principal"]["id"], _principal_basic_row(self.tenant, item["principal"], now)
+            )
+        if not wanted:
+            return
+        returned = upsert(
+            ServicePrincipal,
+            list(principals.values()),
+            conflict=("tenant", "object_id"),
+            update=("last_seen_at", "deleted_at"),
+            compare=("deleted_at",),
+            run_id=run_id,
+            returning=("object_id", "id"),
+        )
+        principal_pk = {r[0]: r[1] for r in returned}
+        rows: dict[tuple, dict[str, Any]] = {}
+        for item in wanted:
+            row = _assignment_row(
+                self.tenant,
+                source,
+                item,
+                principal_pk[item["principal"]["id"]],
+                roles[item["roleDefinitionId"]],
+                now,
+            )
+            key = (row["principal"], row["role"], row["directory_scope_id"], row["kind"])
+            rows.setdefault(key, row)
+        if source is ACTIVE_ASSIGNMENTS:
+            update = ("role_assignment_id", *SCHEDULE_FIELDS, "removed_at", "last_seen_at")
+            keep: tuple[str, ...] = SCHEDULE_FIELDS
+        else:
+            update = (*SCHEDULE_FIELDS, "removed_at", "last_seen_at")
+            keep = ()
+        upsert(
+            Assignment,
+            list(rows.values()),
+            conflict=("tenant", "principal", "role", "directory_scope_id", "kind"),
+            update=update,
+            compare=tuple(f for f in update if f != "last_seen_at"),
+            keep_when_seen=keep,
+            run_id=run_id,
+        )
+        self.run_row.assignments_seen += len(rows)
+
+    def _principals_seen(self) -> Iterable[list[tuple[int, str]]]:
+        """This run's principals in keyset-ordered batches of getByIds' limit (streamed)."""
+        last_pk = 0
+        while True:
+            batch = list(
+                ServicePrincipal.objects.filter(
+                    tenant=self.tenant, last_seen_run=self.run_row.pk, pk__gt=last_pk
+                )
+                .order_by("pk")
+                .values_list("pk", "object_id")[:GET_BY_IDS_LIMIT]
+            )
+            if not batch:
+                return
+            yield batch
+            last_pk = batch[-1][0]
+
+    def sync_principal_details(self) -> None:
+        self._progress("reading principals and owners")
+        run_id = self.run_row.pk
+        for batch in self._principals_seen():
+            now = timezone.now()
+            ids = [object_id_ for _, object_id_ in batch]
+            found = {
+                o["id"]: o
+                for o in self.directory.service_principals(ids)
+                if object_id(o.get("id")) and o["id"] in ids
+            }
+            owners = self.directory.owners_of(list(found))
+            rows = [_principal_detail_row(self.tenant, found[i], owners[i], now) for i in found]
+            upsert(
+                ServicePrincipal,
+                rows,
+                conflict=("tenant", "object_id"),
+                update=(*PRINCIPAL_DETAIL_FIELDS, "details_synced_at", "last_seen_at"),
+                compare=PRINCIPAL_DETAIL_FIELDS,
+                run_id=run_id,
+            )
+            gone = [pk for pk, oid in batch if oid not in found]
+            if gone:
+                # Deleted between the listing and now: keep the row, say when it went.
+                ServicePrincipal.objects.filter(pk__in=gone, deleted_at__isnull=True).update(
+                    deleted_at=now, changed_run=run_id
+                )
+            self.run_row.principals_seen += len(batch)
+            self._progress()
+
+    def sync_sign_ins(self) -> None:
+        self._progress("reading sign-in activity")
+        run_id = self.run_row.pk
+        try:
+            for page in self.directory.sign_in_pages():
+                pairs = []
+                for item in page:
+                    app_id = object_id(item.get("appId"))
+                    activity = item.get("lastSignInActivity")
+                    if app_id is None:
+                        continue
+                    when = (
+                        graph_datetime(activity.get("lastSignInDateTime"))
+                        if isinstance(activity, dict)
+                        else None
+                    )
+                    pairs.append((app_id, when))
+                record_sign_ins(ServicePrincipal, self.tenant.pk, run_id, pairs)
+                self._progress()
+        except GraphError as exc:
+            if exc.status not in (400, 403, 404):
+                raise
+            self.run_row.sign_in_activity = "unavailable"
+            self.notes.append(
+                f"Sign-in activity unavailable ({exc.status} {exc.code}); grant AuditLog.Read.All "
+                "to see last sign-ins. Everything else was synced."
+            )
+            return
+        # A principal absent from a complete listing has not signed in within Graph's retention.
+        ServicePrincipal.objects.filter(tenant=self.tenant, last_seen_run=run_id).exclude(
+            sign_in_run=run_id
+        ).update(last_sign_in_at=None, sign_in_known=True, sign_in_run=run_id)
+        self.run_row.sign_in_activity = "read"
+
+    def finish(self) -> None:
+        """Everything was read: sweep what was not seen, then record the counts."""
+        self._progress("sweeping", force=True)
+        run = self.run_row
+        now = timezone.now()
+        with transaction.atomic():
+            run.assignments_removed = (
+                Assignment.objects.filter(tenant=self.tenant, removed_at__isnull=True)
+                .exclude(last_seen_run=run.pk)
+                .update(removed_at=now, changed_run=run.pk)
+            )
+            assignment_counts = Assignment.objects.filter(
+                tenant=self.tenant, last_seen_run=run.pk
+            ).aggregate(
+                seen=Count("pk"),
+                created=Count("pk", filter=Q(first_seen_run=run.pk)),
+                updated=Count("pk", filter=Q(changed_run=run.pk) & ~Q(first_seen_run=run.pk)),
+            )
+            principal_counts = ServicePrincipal.objects.filter(
+                tenant=self.tenant, last_seen_run=run.pk
+            ).aggregate(
+                seen=Count("pk"),
+                created=Count("pk", filter=Q(first_seen_run=run.pk)),
+                updated=Count("pk", filter=Q(changed_run=run.pk) & ~Q(first_seen_run=run.pk)),
+            )
+            stats = self.directory.client.stats
+            run.assignments_seen = assignment_counts["seen"]
+            run.assignments_created = assignment_counts["created"]
+            run.assignments_updated = assignment_counts["updated"]
+            run.principals_seen = principal_counts["seen"]
+            run.principals_created = principal_counts["created"]
+            run.principals_updated = principal_counts["updated"]
+            run.pages, run.requests = stats.pages, stats.requests
+            run.notes = "\n".join(self.notes)
+            run.phase = "done"
+            run.status = SyncRun.Status.SUCCEEDED
+            run.finished_at = now
+            run.heartbeat_at = now
+            run.save()
+            Tenant.objects.filter(pk=self.tenant.pk).update(last_synced_at=now)
