@@ -45,18 +45,22 @@ def upsert(
     if not rows:
         return []
     meta = model._meta
+    bookkeeping = ("first_seen_run", "last_seen_run", "changed_run")
+    # Every concrete column is written on insert: fields a row leaves out take the model default.
+    fields = [
+        f for f in meta.concrete_fields if not f.primary_key and f.name not in bookkeeping
+    ] + [meta.get_field(name) for name in bookkeeping]
     table = connection.ops.quote_name(meta.db_table)
-    fields = [meta.get_field(name) for name in rows[0]]
-    for bookkeeping in ("first_seen_run", "last_seen_run", "changed_run"):
-        fields.append(meta.get_field(bookkeeping))
     columns = [connection.ops.quote_name(f.column) for f in fields]
     column_of = {f.name: connection.ops.quote_name(f.column) for f in fields}
+    defaults = {f.name: f.get_default() for f in fields[:-3] if f.name not in rows[0]}
 
     params: list[Any] = []
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     for row in rows:
         for field in fields[:-3]:
-            params.append(field.get_db_prep_save(row[field.name], connection))
+            value = row[field.name] if field.name in row else defaults[field.name]
+            params.append(field.get_db_prep_save(value, connection))
         params.extend((run_id, run_id, run_id))
 
     seen = f"{table}.{column_of['last_seen_run']} = EXCLUDED.{column_of['last_seen_run']}"

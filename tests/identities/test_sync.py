@@ -120,9 +120,7 @@ def test_a_reappearing_assignment_is_current_again(graph_settings, sim):
     assert (principal_id, role_id, scope, kind) in mirrored(sim.tenant.tenant_id)
 
 
-def test_a_run_failing_mid_listing_sweeps_nothing_and_records_the_graph_error(
-    graph_settings, sim
-):
+def test_a_run_failing_mid_listing_sweeps_nothing_and_records_the_graph_error(graph_settings, sim):
     run_sync()
     before = mirrored(sim.tenant.tenant_id)
     principal_id, role_id, scope, kind = sorted(sim.tenant.expected_privileged_sp_assignments())[0]
@@ -242,7 +240,14 @@ def test_principal_details_owners_and_credentials_are_stored_without_secrets(gra
         assert p.details_synced_at is not None
         for credential in p.credentials:
             assert set(credential) == {
-                "kind", "keyId", "displayName", "type", "usage", "hint", "start", "end",
+                "kind",
+                "keyId",
+                "displayName",
+                "type",
+                "usage",
+                "hint",
+                "start",
+                "end",
             }
     hostile = [p for p in principals if "<" in p.display_name]
     assert hostile, "the generated tenant must hold a hostile display name"

@@ -1,0 +1,25 @@
+"""`manage.py ensure_demo_users`: the demo's sign-ins (plain Django auth until Entra sign-in)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from .demo import DEMO_USERS
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and auditor accounts (refused when DEBUG is off)."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo users with known passwords are only made when DEBUG is on")
+        User = get_user_model()
+        for username, password, is_staff in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                user.set_password(password)
+            user.is_staff = is_staff
+            user.is_superuser = is_staff
+            user.save()
