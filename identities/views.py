@@ -1,7 +1,453 @@
+"""Pages of the tenant mirror: inventory, one service principal, sync status.
+
+Views only read rows and ask `identities.services` for changes; they never call Graph. Access
+rules live in `identities.permissions` so that Entra app roles can replace them later.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import EmptyPage
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+from django_tables2 import Table
+
+from .filters import InventoryFilter, inventory_queryset
+from .models import Assignment, ServicePrincipal, SyncRun, Tenant
+from .permissions import is_admin, require_admin
+from .services import configured_tenant, request_sync, running_sync
+from .tables import InventoryTable, SyncRunTable
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 200
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+EXPIRY_WARNING_DAYS = 30
+# After "Sync now" the page keeps polling this long for the worker to pick the task up.
+QUEUED_SYNC_WAIT = timedelta(minutes=2)
+SYNC_QUEUED_SESSION_KEY = "identities.sync_queued"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _per_page(request: HttpRequest) -> int:
+    """The page size asked for, clamped so that nobody renders 50k rows by editing the URL."""
+    try:
+        value = int(request.GET.get("per_page", DEFAULT_PER_PAGE))
+    except ValueError:
+        return DEFAULT_PER_PAGE
+    return min(max(value, 1), MAX_PER_PAGE)
+
+
+def _paginate(table: Table, request: HttpRequest) -> None:
+    """Apply sorting and pagination from the query string (RequestConfig without its unbounded
+    per_page); an out-of-range page shows the last one instead of an error."""
+    table.request = request
+    order_by = request.GET.getlist(table.prefixed_order_by_field)
+    if order_by:
+        table.order_by = order_by
+    try:
+        page = max(int(request.GET.get(table.prefixed_page_field, 1)), 1)
+    except ValueError:
+        page = 1
+    try:
+        table.paginate(page=page, per_page=_per_page(request))
+    except EmptyPage:
+        table.page = table.paginator.page(table.paginator.num_pages)
+
+
+def _inventory_filter(request: HttpRequest, tenant: Tenant | None) -> InventoryFilter:
+    # Always bound (an empty QueryDict is valid), so "no filters" and "bad filters" differ.
+    return InventoryFilter(request.GET, inventory_queryset(tenant), tenant=tenant, request=request)
+
+
+def _principal_for_user(request: HttpRequest, pk: int) -> ServicePrincipal:
+    """The principal if it belongs to the configured tenant; 404 otherwise (even if it exists)."""
+    tenant = configured_tenant()
+    if tenant is None:
+        raise Http404("No tenant has been synced yet.")
+    return get_object_or_404(
+        ServicePrincipal.objects.select_related("tenant"), pk=pk, tenant=tenant
+    )
+
+
+def parse_graph_datetime(value: Any) -> datetime | None:
+    """An aware datetime from a Graph timestamp, or None for anything that is not one.
+
+    Credential dates come from JSON that Graph (or a buggy sync) wrote; a bad value must show as
+    "unknown", not break the page.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    kind: str
+    display_name: str
+    key_id: str
+    type: str
+    usage: str
+    start: datetime | None
+    end: datetime | None
+    end_raw: str
+    status: str  # expired | expiring | valid | unknown
+    days_left: int | None
+
+
+def credential_rows(
+    principal: ServicePrincipal, now: datetime | None = None
+) -> list[CredentialRow]:
+    """Secrets and certificates of a principal, soonest expiry first, with their status."""
+    now = now or timezone.now()
+    items = principal.credentials if isinstance(principal.credentials, list) else []
+    rows = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        end = parse_graph_datetime(item.get("end"))
+        days_left = None
+        if end is None:
+            status = "unknown"
+        elif end <= now:
+            status = "expired"
+        else:
+            days_left = (end - now).days  # whole days left; 0 means under a day
+            expiring = end - now <= timedelta(days=EXPIRY_WARNING_DAYS)
+            status = "expiring" if expiring else "valid"
+        rows.append(
+            CredentialRow(
+                kind=str(item.get("kind") or ""),
+                display_name=str(item.get("displayName") or ""),
+                key_id=str(item.get("keyId") or ""),
+                type=str(item.get("type") or ""),
+                usage=str(item.get("usage") or ""),
+                start=parse_graph_datetime(item.get("start")),
+                end=end,
+                end_raw="" if item.get("end") is None else str(item.get("end")),
+                status=status,
+                days_left=days_left,
+            )
+        )
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda row: row.end or far_future)
+
+
+def owner_rows(principal: ServicePrincipal) -> list[dict[str, str]]:
+    """Owners as Graph listed them, with the OData type shortened ("user", "servicePrincipal")."""
+    items = principal.owners if isinstance(principal.owners, list) else []
+    rows = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        rows.append(
+            {
+                "id": str(item.get("id") or ""),
+                "type": str(item.get("type") or "").removeprefix("#microsoft.graph."),
+                "display_name": str(item.get("displayName") or ""),
+                "upn": str(item.get("userPrincipalName") or ""),
+                "mail": str(item.get("mail") or ""),
+            }
+        )
+    return rows
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+CSV_HEADER = (
+    "principal display name",
+    "object id",
+    "appId",
+    "type",
+    "enabled",
+    "multi-tenant",
+    "role",
+    "role id",
+    "scope",
+    "kind",
+    "granted via",
+    "expires",
+    "owners",
+    "owner UPNs",
+    "last sign-in",
+    "first seen",
+    "last seen",
+)
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """Text for one CSV cell, with formula triggers neutralised by a leading apostrophe."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _owner_names(principal: ServicePrincipal) -> str:
+    # Owners that are not users (service principals) have no UPN; their name is the next best.
+    return "; ".join(
+        owner["upn"] or owner["display_name"] or owner["id"] for owner in owner_rows(principal)
+    )
+
+
+def _last_sign_in(principal: ServicePrincipal) -> str | datetime:
+    if not principal.sign_in_known:
+        return "unknown"
+    return principal.last_sign_in_at or "never"
+
+
+def inventory_csv_row(assignment: Assignment) -> list[str]:
+    principal = assignment.principal
+    return [
+        csv_cell(value)
+        for value in (
+            principal.display_name,
+            principal.object_id,
+            principal.app_id,
+            principal.sp_type,
+            principal.account_enabled,
+            principal.is_multi_tenant,
+            assignment.role.display_name,
+            assignment.role.object_id,
+            assignment.scope_label,
+            assignment.kind,
+            assignment.granted_via,
+            assignment.expires_at,
+            principal.owner_count,
+            _owner_names(principal),
+            _last_sign_in(principal),
+            assignment.first_seen_at,
+            assignment.last_seen_at,
+        )
+    ]
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_stream(assignments: Iterable[Assignment]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    # The BOM makes Excel read the file as UTF-8 (names are often not ASCII).
+    yield "\ufeff" + writer.writerow(CSV_HEADER)
+    for assignment in assignments:
+        yield writer.writerow(inventory_csv_row(assignment))
+
+
+# --- sync progress ---------------------------------------------------------------------------
+
+
+def _remember_queued_sync(request: HttpRequest, tenant: Tenant | None) -> None:
+    latest = tenant.sync_runs.order_by("-pk").values_list("pk", flat=True).first() if tenant else 0
+    request.session[SYNC_QUEUED_SESSION_KEY] = {
+        "after_run": latest or 0,
+        "at": timezone.now().isoformat(),
+    }
+
+
+def _progress_context(request: HttpRequest, tenant: Tenant | None) -> dict[str, Any]:
+    """What the progress block shows, and whether it should keep polling.
+
+    It polls while a run is running, and also for a short while after "Sync now" until the
+    worker has picked the task up; otherwise the button would seem to do nothing.
+    """
+    now = timezone.now()
+    run = running_sync(tenant)
+    latest = run or (tenant.sync_runs.select_related("requested_by").first() if tenant else None)
+    waiting = waiting_too_long = False
+    queued = request.session.get(SYNC_QUEUED_SESSION_KEY)
+    if isinstance(queued, dict):
+        queued_at = parse_graph_datetime(queued.get("at"))
+        picked_up = latest is not None and latest.pk > int(queued.get("after_run") or 0)
+        if picked_up or queued_at is None:
+            del request.session[SYNC_QUEUED_SESSION_KEY]
+        elif now - queued_at < QUEUED_SYNC_WAIT:
+            waiting = True
+        else:
+            waiting_too_long = True
+    stale = bool(
+        run is not None
+        and (now - run.heartbeat_at).total_seconds() > settings.SYNC_STALE_AFTER_SECONDS
+    )
+    return {
+        "run": latest,
+        "running": run is not None,
+        "waiting": waiting,
+        "waiting_too_long": waiting_too_long,
+        "stale": stale,
+        "polling": run is not None or waiting,
+    }
+
+
+# --- views -----------------------------------------------------------------------------------
 
 
 @login_required
+@require_GET
 def inventory(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("inventory")
+    tenant = configured_tenant()
+    filterset = _inventory_filter(request, tenant)
+    rows = filterset.qs if filterset.is_valid() else Assignment.objects.none()
+    table = InventoryTable(rows)
+    _paginate(table, request)
+    export_query = request.GET.copy()
+    for name in ("page", "per_page", "sort"):
+        export_query.pop(name, None)
+    export_url = reverse("identities:inventory_export")
+    if export_query:
+        export_url += "?" + export_query.urlencode()
+    context = {
+        "nav": "inventory",
+        "tenant": tenant,
+        "has_synced": tenant is not None and tenant.last_synced_at is not None,
+        "running": running_sync(tenant),
+        "filter": filterset,
+        "table": table,
+        "total": table.paginator.count,
+        "export_url": export_url,
+        "per_page": _per_page(request),
+        "per_page_choices": PER_PAGE_CHOICES,
+        "sort": request.GET.get("sort", ""),
+        "inactive_days": settings.INACTIVE_DAYS,
+    }
+    return render(request, "identities/inventory.html", context)
+
+
+@login_required
+@require_GET
+def inventory_export(request: HttpRequest) -> HttpResponse:
+    """The inventory as CSV, streamed row by row so a large tenant never sits in memory."""
+    tenant = configured_tenant()
+    filterset = _inventory_filter(request, tenant)
+    if not filterset.is_valid():
+        return HttpResponseBadRequest(
+            "Invalid filter:\n" + filterset.form.errors.as_text(), content_type="text/plain"
+        )
+    rows = filterset.qs.iterator(chunk_size=2000)
+    response = StreamingHttpResponse(_csv_stream(rows), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="spreview-inventory-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def principal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    principal = _principal_for_user(request, pk)
+    assignments = principal.assignments.select_related("role").order_by(
+        "role__display_name", "directory_scope_id", "kind", "pk"
+    )
+    context = {
+        "nav": "inventory",
+        "principal": principal,
+        "current_assignments": assignments.filter(removed_at__isnull=True),
+        "removed_assignments": assignments.filter(removed_at__isnull=False).order_by(
+            "-removed_at", "pk"
+        ),
+        "credentials": credential_rows(principal),
+        "owners": owner_rows(principal),
+        "tags": [str(tag) for tag in principal.tags] if isinstance(principal.tags, list) else [],
+        "inactive": principal.is_inactive(),
+        "inactive_days": settings.INACTIVE_DAYS,
+        "expiry_warning_days": EXPIRY_WARNING_DAYS,
+    }
+    return render(request, "identities/principal.html", context)
+
+
+@login_required
+@require_GET
+def sync(request: HttpRequest) -> HttpResponse:
+    tenant = configured_tenant()
+    runs = (
+        SyncRun.objects.filter(tenant=tenant).select_related("requested_by")
+        if tenant is not None
+        else SyncRun.objects.none()
+    )
+    table = SyncRunTable(runs)
+    _paginate(table, request)
+    context = {
+        "nav": "sync",
+        "tenant": tenant,
+        "tenant_configured": bool(settings.AZURE_TENANT_ID),
+        "table": table,
+        "can_sync": is_admin(request.user),
+        **_progress_context(request, tenant),
+    }
+    return render(request, "identities/sync.html", context)
+
+
+@require_GET
+def sync_progress(request: HttpRequest) -> HttpResponse:
+    """The live progress block alone, for htmx polling from the sync page."""
+    if not request.user.is_authenticated:
+        # A poll whose session expired reloads the page (and so lands on the login form)
+        # instead of swapping the login page into the block.
+        if request.htmx:
+            return HttpResponseClientRefresh()
+        return redirect_to_login(request.get_full_path())
+    if not request.htmx:
+        return redirect("identities:sync")
+    context = _progress_context(request, configured_tenant())
+    response = render(request, "identities/_sync_progress.html", context)
+    if not context["polling"]:
+        # The run this block was watching is over: reload so the history table shows it.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def sync_start(request: HttpRequest) -> HttpResponse:
+    require_admin(request)
+    if not settings.AZURE_TENANT_ID:
+        messages.error(request, "No tenant is configured: set AZURE_TENANT_ID first.")
+        return redirect("identities:sync")
+    tenant = configured_tenant()
+    if running_sync(tenant) is not None:
+        messages.warning(request, "A sync is already running")
+        return redirect("identities:sync")
+    request_sync(actor=request.user, trigger="manual")
+    _remember_queued_sync(request, tenant)
+    messages.success(request, "Sync queued")
+    return redirect("identities:sync")
