@@ -7,12 +7,14 @@ point at it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .credentials import CredentialRow, credential_rows
 
 
 class Tenant(models.Model):
@@ -108,6 +110,28 @@ class ServicePrincipal(models.Model):
         now = now or timezone.now()
         cutoff = now - timedelta(days=settings.INACTIVE_DAYS)
         return self.last_sign_in_at is None or self.last_sign_in_at < cutoff
+
+    def credential_rows(self, now: datetime | None = None) -> list[CredentialRow]:
+        """Secrets and certificates, soonest expiry first, each with its expiry status."""
+        return credential_rows(self.credentials, now or timezone.now())
+
+    def owner_rows(self) -> list[dict[str, str]]:
+        """Owners as Graph listed them, the OData type shortened ("user", "servicePrincipal")."""
+        items = self.owners if isinstance(self.owners, list) else []
+        return [
+            {
+                "id": str(item.get("id") or ""),
+                "type": str(item.get("type") or "").removeprefix("#microsoft.graph."),
+                "display_name": str(item.get("displayName") or ""),
+                "upn": str(item.get("userPrincipalName") or ""),
+                "mail": str(item.get("mail") or ""),
+            }
+            for item in items
+            if isinstance(item, dict)
+        ]
+
+    def tag_labels(self) -> list[str]:
+        return [str(tag) for tag in self.tags] if isinstance(self.tags, list) else []
 
 
 class AssignmentQuerySet(models.QuerySet):

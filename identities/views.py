@@ -6,10 +6,7 @@ rules live in `identities.permissions` so that Entra app roles can replace them 
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,22 +14,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import EmptyPage
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 from django_tables2 import Table
 
+from .credentials import EXPIRY_WARNING_DAYS
+from .export import inventory_csv_response, inventory_export_url
 from .filters import InventoryFilter, inventory_queryset
+from .graph.values import graph_datetime
 from .models import Assignment, ServicePrincipal, SyncRun, Tenant
 from .permissions import is_admin, require_admin
 from .services import configured_tenant, request_sync, running_sync
@@ -41,7 +33,6 @@ from .tables import InventoryTable, SyncRunTable
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 200
 PER_PAGE_CHOICES = (25, 50, 100, 200)
-EXPIRY_WARNING_DAYS = 30
 # After "Sync now" the page keeps polling this long for the worker to pick the task up.
 QUEUED_SYNC_WAIT = timedelta(minutes=2)
 SYNC_QUEUED_SESSION_KEY = "identities.sync_queued"
@@ -91,190 +82,6 @@ def _principal_for_user(request: HttpRequest, pk: int) -> ServicePrincipal:
     )
 
 
-def parse_graph_datetime(value: Any) -> datetime | None:
-    """An aware datetime from a Graph timestamp, or None for anything that is not one.
-
-    Credential dates come from JSON that Graph (or a buggy sync) wrote; a bad value must show as
-    "unknown", not break the page.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = parse_datetime(value.strip())
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-@dataclass(frozen=True)
-class CredentialRow:
-    kind: str
-    display_name: str
-    key_id: str
-    type: str
-    usage: str
-    start: datetime | None
-    end: datetime | None
-    end_raw: str
-    status: str  # expired | expiring | valid | unknown
-    days_left: int | None
-
-
-def credential_rows(
-    principal: ServicePrincipal, now: datetime | None = None
-) -> list[CredentialRow]:
-    """Secrets and certificates of a principal, soonest expiry first, with their status."""
-    now = now or timezone.now()
-    items = principal.credentials if isinstance(principal.credentials, list) else []
-    rows = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        end = parse_graph_datetime(item.get("end"))
-        days_left = None
-        if end is None:
-            status = "unknown"
-        elif end <= now:
-            status = "expired"
-        else:
-            days_left = (end - now).days  # whole days left; 0 means under a day
-            expiring = end - now <= timedelta(days=EXPIRY_WARNING_DAYS)
-            status = "expiring" if expiring else "valid"
-        rows.append(
-            CredentialRow(
-                kind=str(item.get("kind") or ""),
-                display_name=str(item.get("displayName") or ""),
-                key_id=str(item.get("keyId") or ""),
-                type=str(item.get("type") or ""),
-                usage=str(item.get("usage") or ""),
-                start=parse_graph_datetime(item.get("start")),
-                end=end,
-                end_raw="" if item.get("end") is None else str(item.get("end")),
-                status=status,
-                days_left=days_left,
-            )
-        )
-    far_future = datetime.max.replace(tzinfo=UTC)
-    return sorted(rows, key=lambda row: row.end or far_future)
-
-
-def owner_rows(principal: ServicePrincipal) -> list[dict[str, str]]:
-    """Owners as Graph listed them, with the OData type shortened ("user", "servicePrincipal")."""
-    items = principal.owners if isinstance(principal.owners, list) else []
-    rows = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        rows.append(
-            {
-                "id": str(item.get("id") or ""),
-                "type": str(item.get("type") or "").removeprefix("#microsoft.graph."),
-                "display_name": str(item.get("displayName") or ""),
-                "upn": str(item.get("userPrincipalName") or ""),
-                "mail": str(item.get("mail") or ""),
-            }
-        )
-    return rows
-
-
-# --- CSV -------------------------------------------------------------------------------------
-
-CSV_HEADER = (
-    "principal display name",
-    "object id",
-    "appId",
-    "type",
-    "enabled",
-    "multi-tenant",
-    "role",
-    "role id",
-    "scope",
-    "kind",
-    "granted via",
-    "expires",
-    "owners",
-    "owner UPNs",
-    "last sign-in",
-    "first seen",
-    "last seen",
-)
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> str:
-    """Text for one CSV cell, with formula triggers neutralised by a leading apostrophe."""
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
-def _owner_names(principal: ServicePrincipal) -> str:
-    # Owners that are not users (service principals) have no UPN; their name is the next best.
-    return "; ".join(
-        owner["upn"] or owner["display_name"] or owner["id"] for owner in owner_rows(principal)
-    )
-
-
-def _last_sign_in(principal: ServicePrincipal) -> str | datetime:
-    if not principal.sign_in_known:
-        return "unknown"
-    return principal.last_sign_in_at or "never"
-
-
-def inventory_csv_row(assignment: Assignment) -> list[str]:
-    principal = assignment.principal
-    return [
-        csv_cell(value)
-        for value in (
-            principal.display_name,
-            principal.object_id,
-            principal.app_id,
-            principal.sp_type,
-            principal.account_enabled,
-            principal.is_multi_tenant,
-            assignment.role.display_name,
-            assignment.role.object_id,
-            assignment.scope_label,
-            assignment.kind,
-            assignment.granted_via,
-            assignment.expires_at,
-            principal.owner_count,
-            _owner_names(principal),
-            _last_sign_in(principal),
-            assignment.first_seen_at,
-            assignment.last_seen_at,
-        )
-    ]
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_stream(assignments: Iterable[Assignment]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    # The BOM makes Excel read the file as UTF-8 (names are often not ASCII).
-    yield "\ufeff" + writer.writerow(CSV_HEADER)
-    for assignment in assignments:
-        yield writer.writerow(inventory_csv_row(assignment))
-
-
 # --- sync progress ---------------------------------------------------------------------------
 
 
@@ -298,7 +105,7 @@ def _progress_context(request: HttpRequest, tenant: Tenant | None) -> dict[str, 
     waiting = waiting_too_long = False
     queued = request.session.get(SYNC_QUEUED_SESSION_KEY)
     if isinstance(queued, dict):
-        queued_at = parse_graph_datetime(queued.get("at"))
+        queued_at = graph_datetime(queued.get("at"))
         picked_up = latest is not None and latest.pk > int(queued.get("after_run") or 0)
         if picked_up or queued_at is None:
             del request.session[SYNC_QUEUED_SESSION_KEY]
@@ -331,12 +138,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
     rows = filterset.qs if filterset.is_valid() else Assignment.objects.none()
     table = InventoryTable(rows)
     _paginate(table, request)
-    export_query = request.GET.copy()
-    for name in ("page", "per_page", "sort"):
-        export_query.pop(name, None)
-    export_url = reverse("identities:inventory_export")
-    if export_query:
-        export_url += "?" + export_query.urlencode()
     context = {
         "nav": "inventory",
         "tenant": tenant,
@@ -345,7 +146,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "table": table,
         "total": table.paginator.count,
-        "export_url": export_url,
+        "export_url": inventory_export_url(request.GET),
         "per_page": _per_page(request),
         "per_page_choices": PER_PAGE_CHOICES,
         "sort": request.GET.get("sort", ""),
@@ -357,18 +158,14 @@ def inventory(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def inventory_export(request: HttpRequest) -> HttpResponse:
-    """The inventory as CSV, streamed row by row so a large tenant never sits in memory."""
+    """The inventory as CSV, with the same filters as the page."""
     tenant = configured_tenant()
     filterset = _inventory_filter(request, tenant)
     if not filterset.is_valid():
         return HttpResponseBadRequest(
             "Invalid filter:\n" + filterset.form.errors.as_text(), content_type="text/plain"
         )
-    rows = filterset.qs.iterator(chunk_size=2000)
-    response = StreamingHttpResponse(_csv_stream(rows), content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="spreview-inventory-{stamp}.csv"'
-    return response
+    return inventory_csv_response(filterset.qs)
 
 
 @login_required
@@ -385,9 +182,9 @@ def principal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "removed_assignments": assignments.filter(removed_at__isnull=False).order_by(
             "-removed_at", "pk"
         ),
-        "credentials": credential_rows(principal),
-        "owners": owner_rows(principal),
-        "tags": [str(tag) for tag in principal.tags] if isinstance(principal.tags, list) else [],
+        "credentials": principal.credential_rows(),
+        "owners": principal.owner_rows(),
+        "tags": principal.tag_labels(),
         "inactive": principal.is_inactive(),
         "inactive_days": settings.INACTIVE_DAYS,
         "expiry_warning_days": EXPIRY_WARNING_DAYS,

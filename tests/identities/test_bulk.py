@@ -70,7 +70,7 @@ def test_a_page_is_one_statement(tenant):
 
 def test_fields_kept_when_seen_survive_a_second_listing_in_the_same_run(tenant):
     role = RoleDefinition.objects.create(tenant=tenant, object_id="r", display_name="Role")
-    (pk, _, _), *_ = upsert_principals(tenant, ["a"], 1)
+    upsert_principals(tenant, ["a"], 1)
     principal = ServicePrincipal.objects.get()
     now = timezone.now()
 

@@ -40,11 +40,11 @@ def test_it_refuses_to_send_its_token_outside_graph(client):
 
 
 def test_throttling_waits_the_fractional_retry_after(client, sim, waits):
-    sim.faults.throttle(times=2, retry_after=0.25)
+    sim.faults.throttle(times=2, retry_after=0.15)
 
     client.get("servicePrincipals", params={"$top": 1})
 
-    assert waits == [0.25, 0.25]
+    assert waits == [0.15, 0.15]
     assert client.stats.retries == 2
 
 

@@ -8,8 +8,8 @@ import io
 from django.urls import reverse
 from django.utils import timezone
 
+from identities.export import CSV_HEADER, csv_cell
 from identities.models import Assignment
-from identities.views import CSV_HEADER, csv_cell
 
 from .factories import make_assignment, make_principal, make_role
 
@@ -107,3 +107,17 @@ def test_an_invalid_filter_is_refused(as_auditor, tenant):
 
 def test_it_is_empty_but_for_the_header_before_any_sync(as_auditor, db):
     assert read_csv(as_auditor.get(EXPORT)) == [list(CSV_HEADER)]
+
+
+def test_it_says_whether_the_last_sign_in_is_unknown_or_never(
+    as_auditor, tenant, global_admin_role
+):
+    make_assignment(make_principal(tenant, "A", sign_in_known=False), global_admin_role)
+    make_assignment(
+        make_principal(tenant, "B", sign_in_known=True, last_sign_in_at=None), global_admin_role
+    )
+
+    header, *rows = read_csv(as_auditor.get(EXPORT))
+
+    column = header.index("last sign-in")
+    assert sorted((row[0], row[column]) for row in rows) == [("A", "unknown"), ("B", "never")]

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from identities.graph.values import graph_datetime
 from identities.models import ServicePrincipal
-from identities.views import credential_rows, parse_graph_datetime
 
 from .factories import make_assignment, make_principal
 
@@ -142,12 +142,12 @@ def test_a_garbage_credential_date_does_not_break_the_page(as_auditor, tenant):
     assert "2030-01-01" in content
 
 
-def test_parse_graph_datetime_is_lenient():
-    assert parse_graph_datetime("2030-01-01T00:00:00Z").year == 2030
-    assert parse_graph_datetime("2030-01-01T00:00:00").tzinfo is not None
-    assert parse_graph_datetime("2030-01-01T00:00:00.1234567Z").year == 2030
+def test_credential_dates_are_read_leniently():
+    assert graph_datetime("2030-01-01T00:00:00Z").year == 2030
+    assert graph_datetime("2030-01-01T00:00:00").tzinfo is not None
+    assert graph_datetime("2030-01-01T00:00:00.1234567Z").year == 2030
     for junk in ("", "  ", "nope", "2024-13-45T99:99:99Z", None, 5, {}, []):
-        assert parse_graph_datetime(junk) is None
+        assert graph_datetime(junk) is None
 
 
 def test_credentials_are_listed_soonest_expiry_first(tenant):
@@ -159,7 +159,7 @@ def test_credentials_are_listed_soonest_expiry_first(tenant):
             {"keyId": "early", "end": iso(timedelta(days=-1))},
         ],
     )
-    assert [row.key_id for row in credential_rows(principal)] == ["early", "late", "unknown"]
+    assert [row.key_id for row in principal.credential_rows()] == ["early", "late", "unknown"]
 
 
 def test_sign_in_unknown_is_not_called_inactive(as_auditor, tenant):
@@ -178,3 +178,18 @@ def test_no_principal_is_found_before_the_tenant_exists(as_auditor, settings, te
     principal = make_principal(tenant)
     settings.AZURE_TENANT_ID = "not-this-one"
     assert page(as_auditor, principal).status_code == 404
+
+
+def test_owner_rows_shorten_the_type_and_skip_items_that_are_not_owners():
+    principal = ServicePrincipal(
+        owners=[
+            {"id": "s1", "type": "#microsoft.graph.servicePrincipal", "displayName": "Robot"},
+            "not a dict",
+            {"id": "u1", "userPrincipalName": "ann@contoso.test", "mail": None},
+        ]
+    )
+    assert principal.owner_rows() == [
+        {"id": "s1", "type": "servicePrincipal", "display_name": "Robot", "upn": "", "mail": ""},
+        {"id": "u1", "type": "", "display_name": "", "upn": "ann@contoso.test", "mail": ""},
+    ]
+    assert ServicePrincipal(owners={"not": "a list"}).owner_rows() == []

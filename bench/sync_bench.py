@@ -1,0 +1,309 @@
+"""Sync benchmark: full sync and re-sync against the raw fetch of the same Graph pages.
+
+For each tenant size the simulator runs in its own process (Graph is remote in real life, and
+sharing the GIL would flatter neither side). Reported per size, all measured in this one run:
+- floor: wall time of fetching every page the sync fetches, with the same client, no database;
+- full sync on an empty database, its ratio to the floor, rows per second, database round trips;
+- re-sync with nothing changed: wall time, ratio, round trips against pages fetched;
+- peak Python memory (tracemalloc) of a full sync, which must not grow with tenant size;
+- the same roleAssignments listing fetched with our client and with the official msgraph-sdk.
+
+Usage: make bench   (or: python bench/sync_bench.py --sizes 1000,10000,50000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spreview_bench")
+os.environ["DATABASE_URL"] = BENCH_DB
+ENV_KEYS = (
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
+    "GRAPH_URL",
+    "REQUESTS_CA_BUNDLE",
+)
+
+
+def ensure_database() -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    name = BENCH_DB.rsplit("/", 1)[1]
+    admin = psycopg2.connect(BENCH_DB.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if not cursor.fetchone():
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    admin.close()
+
+
+@contextmanager
+def simulator(size: int, seed: int, page_size: int, state_dir: Path):
+    """Run `manage.py simulator` in a child process and yield its settings."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "simulator",
+            "--state-dir",
+            str(state_dir),
+            "--port",
+            "0",
+            "--assignments",
+            str(size),
+            "--seed",
+            str(seed),
+            "--page-size",
+            str(page_size),
+            "--reset",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    env: dict[str, str] = {}
+    try:
+        while len(env) < len(ENV_KEYS):
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the simulator exited before printing its settings")
+            key, _, value = line.strip().partition("=")
+            if key in ENV_KEYS:
+                env[key] = value
+        yield env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def configure(env: dict[str, str]) -> None:
+    from django.conf import settings
+
+    os.environ["REQUESTS_CA_BUNDLE"] = env["REQUESTS_CA_BUNDLE"]
+    settings.AZURE_TENANT_ID = env["AZURE_TENANT_ID"]
+    settings.AZURE_CLIENT_ID = env["AZURE_CLIENT_ID"]
+    settings.AZURE_CLIENT_SECRET = env["AZURE_CLIENT_SECRET"]
+    settings.AZURE_AUTHORITY_HOST = env["AZURE_AUTHORITY_HOST"]
+    settings.GRAPH_URL = env["GRAPH_URL"]
+
+
+def new_directory():
+    from identities.graph import GraphClient
+    from identities.graph.directory import Directory
+
+    directory = Directory(GraphClient.from_settings())
+    directory.client.tokens.token()  # both sides are timed with a warm token
+    return directory
+
+
+def fetch_everything(directory) -> dict:
+    """Exactly the Graph traffic of a sync, with nothing written anywhere."""
+    from identities.graph.directory import (
+        ASSIGNMENT_SOURCES,
+        GET_BY_IDS_LIMIT,
+        is_service_principal,
+    )
+    from identities.privileged_roles import PRIVILEGED_TEMPLATE_IDS
+
+    started = time.perf_counter()
+    definitions = [d for page in directory.role_definitions() for d in page]
+    flagged = directory.privileged_role_ids()
+    privileged = (
+        flagged
+        if flagged is not None
+        else {d["id"] for d in definitions if d.get("templateId") in PRIVILEGED_TEMPLATE_IDS}
+    )
+    principal_ids: set[str] = set()
+    for source in ASSIGNMENT_SOURCES:
+        for page in directory.assignment_pages(source, privileged):
+            principal_ids.update(
+                item["principal"]["id"] for item in page if is_service_principal(item)
+            )
+    ordered = sorted(principal_ids)
+    for start in range(0, len(ordered), GET_BY_IDS_LIMIT):
+        found = directory.service_principals(ordered[start : start + GET_BY_IDS_LIMIT])
+        directory.owners_of([o["id"] for o in found])
+    for _page in directory.sign_in_pages():
+        pass
+    stats = directory.client.stats
+    return {
+        "seconds": time.perf_counter() - started,
+        "pages": stats.pages,
+        "requests": stats.requests,
+        "privileged": sorted(privileged),
+    }
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE identities_assignment, identities_serviceprincipal, "
+            "identities_roledefinition, identities_syncrun, identities_tenant CASCADE"
+        )
+
+
+@contextmanager
+def count_round_trips():
+    from django.db import connection
+
+    counter = {"n": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        counter["n"] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield counter
+
+
+def timed_sync(directory) -> dict:
+    from identities import sync
+
+    with count_round_trips() as trips:
+        started = time.perf_counter()
+        run = sync.sync_configured_tenant(trigger="bench", directory=directory)
+        seconds = time.perf_counter() - started
+    if run.status != "succeeded":
+        raise RuntimeError(f"sync failed: {run.error_code} {run.error_message}")
+    stats = directory.client.stats
+    return {
+        "seconds": seconds,
+        "round_trips": trips["n"],
+        "pages": stats.pages,
+        "requests": stats.requests,
+        "assignments": run.assignments_seen,
+        "principals": run.principals_seen,
+        "created": run.assignments_created,
+        "updated": run.assignments_updated,
+    }
+
+
+def peak_memory_of_full_sync() -> int:
+    from identities import sync
+
+    truncate()
+    directory = new_directory()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    run = sync.sync_configured_tenant(trigger="bench", directory=directory)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert run.status == "succeeded", run.error_message
+    return peak
+
+
+def sdk_comparison(env: dict[str, str], role_ids: list[str]) -> dict:
+    """The roleAssignments listing through our client, then through msgraph-sdk (own process)."""
+    from identities.graph.directory import ACTIVE_ASSIGNMENTS
+
+    directory = new_directory()
+    started = time.perf_counter()
+    ours = sum(len(page) for page in directory.assignment_pages(ACTIVE_ASSIGNMENTS, role_ids))
+    our_seconds = time.perf_counter() - started
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "msgraph_sdk_fetch.py"),
+        "--graph-url", env["GRAPH_URL"],
+        "--authority-host", env["AZURE_AUTHORITY_HOST"],
+        "--tenant-id", env["AZURE_TENANT_ID"],
+        "--client-id", env["AZURE_CLIENT_ID"],
+        "--client-secret", env["AZURE_CLIENT_SECRET"],
+        "--ca-path", env["REQUESTS_CA_BUNDLE"],
+        "--role-ids", ",".join(role_ids),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return {"ours_seconds": our_seconds, "ours_items": ours, "sdk_error": result.stderr[-500:]}
+    sdk = json.loads(result.stdout.strip().splitlines()[-1])
+    return {
+        "ours_seconds": our_seconds,
+        "ours_items": ours,
+        "sdk_seconds": sdk["seconds"],
+        "sdk_items": sdk["items"],
+        "sdk_over_ours": sdk["seconds"] / our_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--no-sdk", action="store_true")
+    args = parser.parse_args()
+
+    ensure_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in (int(s) for s in args.sizes.split(",")):
+            state = Path(scratch) / f"sim-{size}"
+            with simulator(size, args.seed, args.page_size, state) as env:
+                configure(env)
+                floor = fetch_everything(new_directory())
+                truncate()
+                full = timed_sync(new_directory())
+                again = timed_sync(new_directory())
+                peak = peak_memory_of_full_sync()
+                sdk = {} if args.no_sdk else sdk_comparison(env, floor["privileged"])
+            row = {
+                "size": size,
+                "assignments": full["assignments"],
+                "principals": full["principals"],
+                "pages": floor["pages"],
+                "requests": floor["requests"],
+                "floor_s": round(floor["seconds"], 2),
+                "sync_s": round(full["seconds"], 2),
+                "sync_ratio": round(full["seconds"] / floor["seconds"], 3),
+                "rows_per_s": round(full["assignments"] / full["seconds"]),
+                "sync_round_trips": full["round_trips"],
+                "resync_s": round(again["seconds"], 2),
+                "resync_ratio": round(again["seconds"] / floor["seconds"], 3),
+                "resync_round_trips": again["round_trips"],
+                "resync_changes": again["created"] + again["updated"],
+                "peak_mib": round(peak / 2**20, 1),
+                **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in sdk.items()},
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    print()
+    header = (
+        "| assignments | principals | pages | floor s | sync s | ratio | rows/s | DB trips "
+        "| re-sync s | ratio | DB trips | peak MiB |"
+    )
+    print(header)
+    print("|" + "---|" * 12)
+    for r in results:
+        print(
+            f"| {r['assignments']} | {r['principals']} | {r['pages']} | {r['floor_s']} "
+            f"| {r['sync_s']} | {r['sync_ratio']} | {r['rows_per_s']} | {r['sync_round_trips']} "
+            f"| {r['resync_s']} | {r['resync_ratio']} | {r['resync_round_trips']} "
+            f"| {r['peak_mib']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

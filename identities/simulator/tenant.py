@@ -1,0 +1,602 @@
+"""The simulated tenant: directory objects, role assignments and PIM schedules, kept in memory.
+
+Everything the simulator serves is read from a `SimTenant`; tests mutate it through the helpers at
+the bottom (which keep the indexes right) and compare what a sync stored with
+`expected_privileged_sp_assignments()`. State round-trips through JSON so removals survive a
+restart of the simulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+FORMAT_VERSION = 1
+KINDS = ("active", "pim_active", "eligible")
+
+
+def iso(moment: datetime) -> str:
+    """Graph's timestamp format: UTC, second precision, trailing Z."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _guid_bytes_le(text: str) -> bytes:
+    """uuid.UUID(text).bytes_le, without building a UUID (the generator calls this a lot)."""
+    b = bytes.fromhex(text.replace("-", ""))
+    if len(b) != 16:
+        raise ValueError(f"not a GUID: {text!r}")
+    return b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]
+
+
+def role_assignment_id(role_definition_id: str, principal_id: str, scope: str) -> str:
+    """An opaque id shaped like Entra's: base64url of the two GUIDs, plus a scope suffix."""
+    raw = _guid_bytes_le(role_definition_id) + _guid_bytes_le(principal_id)
+    text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    if scope not in ("", "/"):
+        digest = hashlib.sha1(scope.encode(), usedforsecurity=False).digest()[:6]
+        text += "-" + base64.urlsafe_b64encode(digest).decode()
+    return text
+
+
+class _Record:
+    """JSON round-trip for the slotted dataclasses below."""
+
+    __slots__ = ()
+    _names: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._field_names()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        try:
+            return cls(**data)
+        except TypeError:  # a key from another format version: keep what this one knows
+            names = cls._field_names()
+            return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def _field_names(cls) -> tuple[str, ...]:
+        if not cls.__dict__.get("_names"):
+            cls._names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        return cls._names
+
+
+@dataclass(slots=True, eq=False)
+class RoleDefinition(_Record):
+    id: str
+    display_name: str
+    description: str
+    template_id: str
+    is_built_in: bool = True
+    is_enabled: bool = True
+    is_privileged: bool = False
+    allowed_actions: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class ServicePrincipal(_Record):
+    id: str
+    app_id: str
+    display_name: str
+    sp_type: str = "Application"  # Application | ManagedIdentity | Legacy | SocialIdp
+    account_enabled: bool = True
+    app_display_name: str | None = None
+    app_owner_organization_id: str | None = None
+    sign_in_audience: str | None = "AzureADMyOrg"
+    tags: list[str] = field(default_factory=list)
+    key_credentials: list[dict[str, Any]] = field(default_factory=list)
+    password_credentials: list[dict[str, Any]] = field(default_factory=list)
+    owner_ids: list[str] = field(default_factory=list)
+    service_principal_names: list[str] = field(default_factory=list)
+    alternative_names: list[str] = field(default_factory=list)
+    created_date_time: str | None = None
+    description: str | None = None
+    notes: str | None = None
+    # {"applicationAuthenticationClient": [when, requestId], "delegatedClient": [...], ...};
+    # None: never signed in (the principal is absent from the sign-in activity report).
+    sign_in: dict[str, list[str]] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class User(_Record):
+    id: str
+    display_name: str
+    user_principal_name: str
+    mail: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    job_title: str | None = None
+    account_enabled: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class Group(_Record):
+    id: str
+    display_name: str
+    description: str | None = None
+    mail_nickname: str = ""
+    member_ids: list[str] = field(default_factory=list)
+    is_assignable_to_role: bool = True
+    created_date_time: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class RoleAssignment(_Record):
+    """An active assignment as `roleAssignments` lists it (direct, or backing a PIM schedule)."""
+
+    id: str
+    principal_id: str
+    role_definition_id: str
+    directory_scope_id: str = "/"
+    app_scope_id: str | None = None
+    schedule_id: str | None = None
+    created_date_time: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class RoleSchedule(_Record):
+    """A PIM schedule: active (assignment_type set) or eligible (assignment_type None)."""
+
+    id: str
+    principal_id: str
+    role_definition_id: str
+    directory_scope_id: str = "/"
+    member_type: str = "Direct"  # Direct | Group
+    assignment_type: str | None = None  # Assigned | Activated; None for eligibility
+    start_date_time: str | None = None
+    end_date_time: str | None = None  # None: noExpiration
+    created_using: str | None = None
+    created_date_time: str | None = None
+    modified_date_time: str | None = None
+    status: str = "Provisioned"
+    role_assignment_id: str | None = None
+    app_scope_id: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class AppRegistration(_Record):
+    """The app the sync signs in as, with every credential the login authority accepts."""
+
+    client_id: str
+    display_name: str
+    client_secret: str
+    service_principal_id: str
+    roles: list[str] = field(default_factory=list)
+    # [{"thumbprint": SHA-1 hex upper, "thumbprint_sha256": hex, "pem": public certificate}]
+    certificates: list[dict[str, str]] = field(default_factory=list)
+    # [{"name", "issuer", "subject", "audiences": [...]}]
+    federated_credentials: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _HasPrincipalRole(Protocol):
+    id: str
+    principal_id: str
+    role_definition_id: str
+
+
+T = TypeVar("T", bound=_HasPrincipalRole)
+
+
+class Store(Generic[T]):
+    """Ordered id -> record map with indexes by principal and role, kept up to date on change."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, T] = {}
+        self._by_principal: dict[str, dict[str, None]] = {}
+        self._by_role: dict[str, dict[str, None]] = {}
+
+    def add(self, item: T) -> T:
+        if item.id in self._items:
+            raise ValueError(f"duplicate id {item.id}")
+        self._items[item.id] = item
+        self._by_principal.setdefault(item.principal_id, {})[item.id] = None
+        self._by_role.setdefault(item.role_definition_id, {})[item.id] = None
+        return item
+
+    def remove(self, item_id: str) -> T | None:
+        item = self._items.pop(item_id, None)
+        if item is not None:
+            self._by_principal.get(item.principal_id, {}).pop(item_id, None)
+            self._by_role.get(item.role_definition_id, {}).pop(item_id, None)
+        return item
+
+    def get(self, item_id: str) -> T | None:
+        return self._items.get(item_id)
+
+    def by_principal(self, principal_id: str) -> list[T]:
+        return [self._items[i] for i in self._by_principal.get(principal_id, ())]
+
+    def by_role(self, role_definition_id: str) -> list[T]:
+        return [self._items[i] for i in self._by_role.get(role_definition_id, ())]
+
+    def all(self) -> list[T]:
+        return list(self._items.values())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._items.values()))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._items
+
+
+@dataclass(eq=False)
+class SimTenant:
+    """One Entra tenant: the directory, its role assignments, and the sync's app registration."""
+
+    tenant_id: str
+    display_name: str
+    default_domain: str
+    app: AppRegistration
+    role_definitions: dict[str, RoleDefinition] = field(default_factory=dict)
+    service_principals: dict[str, ServicePrincipal] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    administrative_units: dict[str, str] = field(default_factory=dict)  # id -> displayName
+    role_assignments: Store[RoleAssignment] = field(default_factory=Store)
+    assignment_schedules: Store[RoleSchedule] = field(default_factory=Store)
+    eligibility_schedules: Store[RoleSchedule] = field(default_factory=Store)
+    generated_with: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Re-entrant: the HTTP handlers hold it while rendering and call helpers that take it.
+        self.lock = threading.RLock()
+        self.version = 0  # bumped by every mutation helper; the autosave compares it
+        self._app_index: tuple[int, dict[str, str]] | None = None
+
+    # ----- convenience accessors -----------------------------------------------------------
+
+    @property
+    def client_id(self) -> str:
+        return self.app.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.app.client_secret
+
+    def touch(self) -> None:
+        """Record a change made outside the helpers (so it is saved and indexes rebuilt)."""
+        with self.lock:
+            self.version += 1
+            self._app_index = None
+
+    def directory_object(self, object_id: str) -> ServicePrincipal | User | Group | None:
+        return (
+            self.service_principals.get(object_id)
+            or self.users.get(object_id)
+            or self.groups.get(object_id)
+        )
+
+    def service_principal_by_app_id(self, app_id: str) -> ServicePrincipal | None:
+        with self.lock:
+            if self._app_index is None or self._app_index[0] != len(self.service_principals):
+                index = {sp.app_id: sp.id for sp in self.service_principals.values()}
+                self._app_index = (len(self.service_principals), index)
+            sp_id = self._app_index[1].get(app_id)
+            return self.service_principals.get(sp_id) if sp_id else None
+
+    def privileged_role_ids(self) -> set[str]:
+        return {r.id for r in self.role_definitions.values() if r.is_privileged}
+
+    # ----- what a correct sync must find -----------------------------------------------------
+
+    def expected_privileged_sp_assignments(self) -> set[tuple[str, str, str, str]]:
+        """(spObjectId, roleDefinitionId, directoryScopeId, kind) for every privileged role a
+        service principal holds itself: direct or PIM-active ("active"), or eligible.
+
+        Users, groups, non-privileged roles and memberships inherited through a group
+        (memberType Group) are excluded: none of them is a reviewable service-principal grant.
+        """
+        with self.lock:
+            privileged = self.privileged_role_ids()
+            sps = self.service_principals
+            found: set[tuple[str, str, str, str]] = set()
+            for ra in self.role_assignments:
+                if ra.role_definition_id in privileged and ra.principal_id in sps:
+                    found.add(
+                        (ra.principal_id, ra.role_definition_id, ra.directory_scope_id, "active")
+                    )
+            for kind, store in (
+                ("active", self.assignment_schedules),
+                ("eligible", self.eligibility_schedules),
+            ):
+                for s in store:
+                    if (
+                        s.member_type == "Direct"
+                        and s.role_definition_id in privileged
+                        and s.principal_id in sps
+                    ):
+                        found.add(
+                            (s.principal_id, s.role_definition_id, s.directory_scope_id, kind)
+                        )
+            return found
+
+    def principal_ids_with_privileged_roles(self) -> set[str]:
+        """Service principals (only) holding at least one privileged role, active or eligible."""
+        return {entry[0] for entry in self.expected_privileged_sp_assignments()}
+
+    def role_holders_that_are_not_service_principals(self) -> set[str]:
+        """Object ids of users and groups holding a privileged role in any way: the noise a
+        sync must never store as service principals."""
+        with self.lock:
+            privileged = self.privileged_role_ids()
+            holders: set[str] = set()
+            for store in (
+                self.role_assignments,
+                self.assignment_schedules,
+                self.eligibility_schedules,
+            ):
+                for record in store:
+                    if record.role_definition_id in privileged and (
+                        record.principal_id in self.users or record.principal_id in self.groups
+                    ):
+                        holders.add(record.principal_id)
+            return holders
+
+    # ----- mutation helpers for tests ---------------------------------------------------------
+
+    def add_role_assignment(
+        self,
+        principal_id: str,
+        role_definition_id: str,
+        directory_scope_id: str = "/",
+        kind: str = "active",
+        *,
+        end_date_time: datetime | None = None,
+        member_type: str = "Direct",
+    ) -> str:
+        """Grant a role. kind: "active" (direct roleAssignment), "pim_active" (an Assigned
+        schedule plus its roleAssignments entry) or "eligible". Returns the new object's id
+        (roleAssignment id for "active", schedule id otherwise)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        with self.lock:
+            if self.directory_object(principal_id) is None:
+                raise ValueError(f"unknown principal {principal_id}")
+            if role_definition_id not in self.role_definitions:
+                raise ValueError(f"unknown role definition {role_definition_id}")
+            now = iso(utcnow())
+            end = iso(end_date_time) if end_date_time else None
+            self.version += 1
+            if kind == "active":
+                ra = RoleAssignment(
+                    id=self.free_assignment_id(
+                        role_definition_id, principal_id, directory_scope_id
+                    ),
+                    principal_id=principal_id,
+                    role_definition_id=role_definition_id,
+                    directory_scope_id=directory_scope_id,
+                    created_date_time=now,
+                )
+                self.role_assignments.add(ra)
+                return ra.id
+            schedule = RoleSchedule(
+                id=str(uuid.uuid4()),
+                principal_id=principal_id,
+                role_definition_id=role_definition_id,
+                directory_scope_id=directory_scope_id,
+                member_type=member_type,
+                assignment_type="Assigned" if kind == "pim_active" else None,
+                start_date_time=now,
+                end_date_time=end,
+                created_date_time=now,
+                modified_date_time=now,
+            )
+            schedule.created_using = schedule.id
+            if kind == "eligible":
+                self.eligibility_schedules.add(schedule)
+                return schedule.id
+            if member_type == "Direct":
+                ra = RoleAssignment(
+                    id=self.free_assignment_id(
+                        role_definition_id, principal_id, directory_scope_id
+                    ),
+                    principal_id=principal_id,
+                    role_definition_id=role_definition_id,
+                    directory_scope_id=directory_scope_id,
+                    schedule_id=schedule.id,
+                    created_date_time=now,
+                )
+                self.role_assignments.add(ra)
+                schedule.role_assignment_id = ra.id
+            self.assignment_schedules.add(schedule)
+            return schedule.id
+
+    def remove_assignment(
+        self, principal_id: str, role_definition_id: str, directory_scope_id: str, kind: str
+    ) -> int:
+        """Remove every grant of this kind for the triple; returns how many objects went.
+
+        "active" removes direct assignments and PIM-active schedules (everything that makes
+        the expected tuple active); "pim_active" only the schedules; "eligible" eligibilities.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        with self.lock:
+            removed = 0
+            if kind in ("active", "pim_active"):
+                removed += self.remove_schedules(
+                    self.assignment_schedules, principal_id, role_definition_id, directory_scope_id
+                )
+            if kind == "active":
+                for ra in self.role_assignments.by_principal(principal_id):
+                    if (
+                        ra.role_definition_id == role_definition_id
+                        and ra.directory_scope_id == directory_scope_id
+                    ):
+                        self.role_assignments.remove(ra.id)
+                        removed += 1
+            if kind == "eligible":
+                removed += self.remove_schedules(
+                    self.eligibility_schedules, principal_id, role_definition_id, directory_scope_id
+                )
+            if removed:
+                self.version += 1
+            return removed
+
+    def remove_schedules(
+        self,
+        store: Store[RoleSchedule],
+        principal_id: str,
+        role_definition_id: str,
+        directory_scope_id: str,
+    ) -> int:
+        """Remove the Direct schedules for the triple (and the roleAssignments they back)."""
+        with self.lock:
+            removed = 0
+            for s in store.by_principal(principal_id):
+                if (
+                    s.member_type == "Direct"
+                    and s.role_definition_id == role_definition_id
+                    and s.directory_scope_id == directory_scope_id
+                ):
+                    store.remove(s.id)
+                    if s.role_assignment_id:
+                        self.role_assignments.remove(s.role_assignment_id)
+                    removed += 1
+            if removed:
+                self.version += 1
+            return removed
+
+    def delete_role_assignment(self, assignment_id: str) -> bool:
+        """DELETE semantics: the assignment goes, and with it the PIM schedule it backs."""
+        with self.lock:
+            ra = self.role_assignments.remove(assignment_id)
+            if ra is None:
+                return False
+            if ra.schedule_id:
+                self.assignment_schedules.remove(ra.schedule_id)
+            self.version += 1
+            return True
+
+    def rename_principal(self, object_id: str, name: str) -> None:
+        with self.lock:
+            obj = self.directory_object(object_id)
+            if obj is None:
+                raise KeyError(object_id)
+            obj.display_name = name
+            self.version += 1
+
+    def add_service_principal(self, display_name: str, **attributes: Any) -> str:
+        """Create a service principal (random ids unless given); returns its object id."""
+        with self.lock:
+            sp = ServicePrincipal(
+                id=attributes.pop("id", None) or str(uuid.uuid4()),
+                app_id=attributes.pop("app_id", None) or str(uuid.uuid4()),
+                display_name=display_name,
+                **attributes,
+            )
+            if sp.app_display_name is None and sp.sp_type == "Application":
+                sp.app_display_name = display_name
+            if not sp.service_principal_names:
+                sp.service_principal_names = [sp.app_id]
+            if sp.created_date_time is None:
+                sp.created_date_time = iso(utcnow())
+            self.service_principals[sp.id] = sp
+            self.version += 1
+            self._app_index = None
+            return sp.id
+
+    def delete_service_principal(self, object_id: str) -> None:
+        """Delete a principal and everything it holds, as Entra does."""
+        with self.lock:
+            if self.service_principals.pop(object_id, None) is None:
+                raise KeyError(object_id)
+            for store in (self.assignment_schedules, self.eligibility_schedules):
+                for s in store.by_principal(object_id):
+                    store.remove(s.id)
+            for ra in self.role_assignments.by_principal(object_id):
+                self.role_assignments.remove(ra.id)
+            self.version += 1
+            self._app_index = None
+
+    def free_assignment_id(self, role_definition_id: str, principal_id: str, scope: str) -> str:
+        base = role_assignment_id(role_definition_id, principal_id, scope)
+        candidate, n = base, 1
+        while candidate in self.role_assignments:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    # ----- persistence -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "format": FORMAT_VERSION,
+                "tenant_id": self.tenant_id,
+                "display_name": self.display_name,
+                "default_domain": self.default_domain,
+                "generated_with": self.generated_with,
+                "app": self.app.to_dict(),
+                "administrative_units": self.administrative_units,
+                "role_definitions": [r.to_dict() for r in self.role_definitions.values()],
+                "service_principals": [s.to_dict() for s in self.service_principals.values()],
+                "users": [u.to_dict() for u in self.users.values()],
+                "groups": [g.to_dict() for g in self.groups.values()],
+                "role_assignments": [a.to_dict() for a in self.role_assignments],
+                "assignment_schedules": [s.to_dict() for s in self.assignment_schedules],
+                "eligibility_schedules": [s.to_dict() for s in self.eligibility_schedules],
+            }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str | bytes | dict[str, Any]) -> SimTenant:
+        raw: dict[str, Any] = data if isinstance(data, dict) else json.loads(data)
+        if raw.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unsupported simulator state format {raw.get('format')!r}")
+        tenant = cls(
+            tenant_id=raw["tenant_id"],
+            display_name=raw["display_name"],
+            default_domain=raw["default_domain"],
+            app=AppRegistration.from_dict(raw["app"]),
+            administrative_units=dict(raw.get("administrative_units", {})),
+            generated_with=dict(raw.get("generated_with", {})),
+        )
+        tenant.role_definitions = {
+            r["id"]: RoleDefinition.from_dict(r) for r in raw["role_definitions"]
+        }
+        tenant.service_principals = {
+            s["id"]: ServicePrincipal.from_dict(s) for s in raw["service_principals"]
+        }
+        tenant.users = {u["id"]: User.from_dict(u) for u in raw["users"]}
+        tenant.groups = {g["id"]: Group.from_dict(g) for g in raw["groups"]}
+        for a in raw["role_assignments"]:
+            tenant.role_assignments.add(RoleAssignment.from_dict(a))
+        for s in raw["assignment_schedules"]:
+            tenant.assignment_schedules.add(RoleSchedule.from_dict(s))
+        for s in raw["eligibility_schedules"]:
+            tenant.eligibility_schedules.add(RoleSchedule.from_dict(s))
+        return tenant
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically (temp file + rename) so a crash never leaves half a state file."""
+        target = Path(path)
+        text = self.to_json()
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SimTenant:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
