@@ -135,7 +135,8 @@ def sync_configured_tenant(
 
 def _finish_failed(run: SyncRun, exc: BaseException) -> None:
     if isinstance(exc, GraphError):
-        code, message, request_id = exc.code or f"HTTP{exc.status or ''}", str(exc), exc.request_id
+        code = exc.code or (f"HTTP{exc.status}" if exc.status else "Unreachable")
+        message, request_id = str(exc), exc.request_id
     elif isinstance(exc, GraphConfigError):
         code, message, request_id = "Configuration", str(exc), ""
     else:

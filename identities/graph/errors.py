@@ -51,3 +51,8 @@ class GraphConfigError(Exception):
 
 class GraphAuthError(GraphError):
     """The login authority refused us; the message names the setting to fix."""
+
+    def __str__(self) -> str:
+        if self.request_id:
+            return f"{self.message} (request-id {self.request_id})"
+        return self.message
