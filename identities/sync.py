@@ -32,6 +32,7 @@ from .graph.directory import (
 )
 from .graph.values import graph_datetime, object_id, text
 from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
+from .pipeline import map_ahead, read_ahead
 from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
 
 logger = logging.getLogger(__name__)
@@ -373,7 +374,7 @@ class TenantSync:
     def sync_assignments(self, roles: dict[str, int]) -> None:
         for source in ASSIGNMENT_SOURCES:
             self._progress(f"reading {source.name.replace('_', ' ')}")
-            for page in self.directory.assignment_pages(source, roles):
+            for page in read_ahead(self.directory.assignment_pages(source, roles)):
                 self._write_assignment_page(source, page, roles)
                 self._progress()
 
@@ -455,18 +456,24 @@ class TenantSync:
             yield batch
             last_pk = batch[-1][0]
 
+    def _principal_details(
+        self, batch: list[tuple[int, str]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """Graph only (runs on the read-ahead thread): current objects and their owners."""
+        ids = [object_id_ for _, object_id_ in batch]
+        wanted = set(ids)
+        found = {
+            o["id"]: o
+            for o in self.directory.service_principals(ids)
+            if object_id(o.get("id")) and o["id"] in wanted
+        }
+        return found, self.directory.owners_of(list(found))
+
     def sync_principal_details(self) -> None:
         self._progress("reading principals and owners")
         run_id = self.run_row.pk
-        for batch in self._principals_seen():
+        for batch, (found, owners) in map_ahead(self._principal_details, self._principals_seen()):
             now = timezone.now()
-            ids = [object_id_ for _, object_id_ in batch]
-            found = {
-                o["id"]: o
-                for o in self.directory.service_principals(ids)
-                if object_id(o.get("id")) and o["id"] in ids
-            }
-            owners = self.directory.owners_of(list(found))
             rows = [_principal_detail_row(self.tenant, found[i], owners[i], now) for i in found]
             upsert(
                 ServicePrincipal,
@@ -489,7 +496,7 @@ class TenantSync:
         self._progress("reading sign-in activity")
         run_id = self.run_row.pk
         try:
-            for page in self.directory.sign_in_pages():
+            for page in read_ahead(self.directory.sign_in_pages()):
                 pairs = []
                 for item in page:
                     app_id = object_id(item.get("appId"))
