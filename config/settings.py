@@ -155,7 +155,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "identities.tasks.reap_stale_sync_runs",
         "schedule": 60.0,
     },
+    # Starts and closes cycles, sends reminders, re-queues stalled removals: all due-date driven.
+    "reviews-tick": {"task": "reviews.tasks.tick", "schedule": 60.0},
 }
+# Revocations are written back through Graph unless the deployment is read-only: then each one
+# becomes a to-do for an admin to carry out in Entra ID.
+GRAPH_WRITE_ENABLED = env.bool("GRAPH_WRITE_ENABLED", default=True)
+APPLY_MAX_ATTEMPTS = env.int("APPLY_MAX_ATTEMPTS", default=5)
+APPLY_STALE_AFTER_SECONDS = env.int("APPLY_STALE_AFTER_SECONDS", default=600)
 
 # Entra ID and Graph (names follow azure-identity so existing deployments work unchanged).
 AZURE_TENANT_ID = env.str("AZURE_TENANT_ID", default="")

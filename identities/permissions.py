@@ -1,7 +1,8 @@
-"""Who may do what in the tenant mirror.
+"""Who may do what. The one place roles are decided, so sign-in can map app roles onto it.
 
-"Admin" is a local notion for now (`is_staff`). Sign-in through Entra ID will replace it with the
-`Admin` app role; keeping the test in this one place is what makes that swap a one-line change.
+Admin: `is_staff` (Entra app role `Admin`, or a local break-glass superuser). Auditor: member of
+the `Auditor` group (app role `Auditor`): reads everything, changes nothing. Everyone else is a
+reviewer who sees only the items they were asked to review.
 """
 
 from __future__ import annotations
@@ -10,13 +11,36 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+AUDITOR_GROUP = "Auditor"
+
 
 def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """True for users who may change things (start a sync); everyone else only reads."""
+    """True for users who may change things (syncs, campaigns, apply)."""
     return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+
+
+def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not (user.is_authenticated and user.is_active):
+        return False
+    cached = getattr(user, "_spreview_is_auditor", None)
+    if cached is None:
+        cached = user.groups.filter(name=AUDITOR_GROUP).exists()
+        user._spreview_is_auditor = cached
+    return cached
+
+
+def can_read_all(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Admins and auditors see the whole mirror, every campaign and the audit log."""
+    return is_admin(user) or is_auditor(user)
 
 
 def require_admin(request: HttpRequest) -> None:
     """Raise PermissionDenied (403) unless the signed-in user is an admin."""
     if not is_admin(request.user):
         raise PermissionDenied("Only admins may do this.")
+
+
+def require_reader(request: HttpRequest) -> None:
+    """Raise PermissionDenied (403) unless the signed-in user is an admin or an auditor."""
+    if not can_read_all(request.user):
+        raise PermissionDenied("Only admins and auditors may see this.")

@@ -34,6 +34,7 @@ from .graph.values import graph_datetime, object_id, text
 from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
 from .pipeline import map_ahead, read_ahead
 from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
+from .signals import assignments_removed
 
 logger = logging.getLogger(__name__)
 
@@ -532,11 +533,22 @@ class TenantSync:
         run = self.run_row
         now = timezone.now()
         with transaction.atomic():
-            run.assignments_removed = (
+            gone = list(
                 Assignment.objects.filter(tenant=self.tenant, removed_at__isnull=True)
                 .exclude(last_seen_run=run.pk)
-                .update(removed_at=now, changed_run=run.pk)
+                .select_for_update()
+                .values_list("pk", flat=True)
             )
+            run.assignments_removed = Assignment.objects.filter(pk__in=gone).update(
+                removed_at=now, changed_run=run.pk
+            )
+            if gone:
+                assignments_removed.send(
+                    sender=TenantSync,
+                    tenant_id=self.tenant.tenant_id,
+                    run_id=run.pk,
+                    assignment_ids=gone,
+                )
             assignment_counts = Assignment.objects.filter(
                 tenant=self.tenant, last_seen_run=run.pk
             ).aggregate(

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     name = "reviews"
     verbose_name = "Access reviews"
+
+    def ready(self) -> None:
+        from identities.signals import assignments_removed
+
+        from .services import record_sync_removals
+
+        def on_removed(sender, *, tenant_id: str, run_id: int, assignment_ids: list[int], **_):
+            record_sync_removals(tenant_id, run_id, assignment_ids)
+
+        assignments_removed.connect(on_removed, weak=False, dispatch_uid="reviews-audit-removals")

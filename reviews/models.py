@@ -1,1 +1,332 @@
-"""Campaigns, cycles and decisions arrive with the review-campaigns issue."""
+"""Campaigns, their cycles, the snapshotted review items, and the append-only audit log.
+
+State changes happen only in `reviews.services`; these classes hold data and derived state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
+
+
+class Frequency(models.TextChoices):
+    ONCE = "once", "Once"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    SEMI_ANNUALLY = "semi_annually", "Semi-annually"
+    ANNUALLY = "annually", "Annually"
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ENDED = "ended", "Ended"
+
+    class RoleScope(models.TextChoices):
+        PRIVILEGED = "privileged", "All privileged roles"
+        SELECTED = "selected", "Chosen roles"
+
+    class Kinds(models.TextChoices):
+        BOTH = "both", "Active and eligible"
+        ACTIVE = "active", "Active only"
+        ELIGIBLE = "eligible", "Eligible only"
+
+    class ReviewerMode(models.TextChoices):
+        OWNERS = "owners", "Owners of each service principal (fallback reviewers otherwise)"
+        NAMED = "named", "Named reviewers"
+
+    class EndMode(models.TextChoices):
+        NEVER = "never", "Never"
+        ON_DATE = "on_date", "On a date"
+        AFTER_CYCLES = "after_cycles", "After a number of cycles"
+
+    class Default(models.TextChoices):
+        KEEP = "keep", "Keep access"
+        REVOKE = "revoke", "Revoke access"
+        RECOMMENDATION = "recommendation", "Follow the recommendation"
+
+    class Justification(models.TextChoices):
+        NONE = "none", "Not required"
+        ON_APPROVE = "on_approve", "Required to approve"
+        ALWAYS = "always", "Required for every decision"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+
+    role_scope = models.CharField(
+        max_length=16, choices=RoleScope.choices, default=RoleScope.PRIVILEGED
+    )
+    roles = models.ManyToManyField(RoleDefinition, blank=True, related_name="+")
+    kinds = models.CharField(max_length=16, choices=Kinds.choices, default=Kinds.BOTH)
+    # Service-principal types in scope; empty means every type.
+    principal_types = models.JSONField(default=list, blank=True)
+
+    reviewer_mode = models.CharField(
+        max_length=16, choices=ReviewerMode.choices, default=ReviewerMode.OWNERS
+    )
+    # Named reviewers, or the fallback for principals without a user owner.
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+
+    start_at = models.DateTimeField()
+    frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.ONCE)
+    duration_days = models.PositiveIntegerField(default=14)
+    end_mode = models.CharField(max_length=16, choices=EndMode.choices, default=EndMode.NEVER)
+    end_date = models.DateField(null=True, blank=True)
+    end_after_cycles = models.PositiveIntegerField(null=True, blank=True)
+    # Days before a cycle's end on which reviewers with pending items are reminded.
+    reminder_days = models.JSONField(default=list, blank=True)
+    default_decision = models.CharField(
+        max_length=16, choices=Default.choices, default=Default.KEEP
+    )
+    auto_apply = models.BooleanField(default=False)
+    justification = models.CharField(
+        max_length=16, choices=Justification.choices, default=Justification.ON_APPROVE
+    )
+    lookback_days = models.PositiveIntegerField(default=30)
+    invitation_text = models.TextField(blank=True, max_length=2000)
+
+    # Due column read by `tick`; null when no further cycle will start.
+    next_start_at = models.DateTimeField(null=True, blank=True)
+    cycles_started = models.PositiveIntegerField(default=0)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [
+            models.Index(
+                fields=["next_start_at"],
+                condition=Q(status="active"),
+                name="campaign_due_to_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cycle(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "In review"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Stopped early"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+
+    CLOSED = (Status.COMPLETED, Status.STOPPED, Status.APPLYING, Status.APPLIED)
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="cycles")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    scheduled_at = models.DateTimeField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Settings as they were when the cycle started; edits to the campaign apply to later cycles.
+    frozen_settings = models.JSONField(default=dict)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    apply_requested_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="cycle_number_unique")
+        ]
+        indexes = [
+            models.Index(fields=["ends_at"], condition=Q(status="active"), name="cycle_due_end"),
+            models.Index(
+                fields=["next_reminder_at"],
+                condition=Q(status="active"),
+                name="cycle_due_reminder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.name} #{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED
+
+    def setting(self, name: str):
+        """The campaign setting as it was when this cycle started."""
+        return self.frozen_settings.get(name, getattr(self.campaign, name))
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.is_open and self.ends_at <= (now or timezone.now())
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVE = "approve", "Approve"
+    REVOKE = "revoke", "Revoke"
+    DONT_KNOW = "dont_know", "Don't know"
+
+
+class Recommendation(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REVOKE = "revoke", "Revoke"
+
+
+class Outcome(models.TextChoices):
+    KEEP = "keep", "Keep"
+    REVOKE = "revoke", "Revoke"
+
+
+class ApplyStatus(models.TextChoices):
+    NOT_NEEDED = "not_needed", "Nothing to apply"
+    PENDING = "pending", "Waiting for apply"
+    QUEUED = "queued", "Queued"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Removed"
+    ALREADY_GONE = "already_gone", "Already gone"
+    FAILED = "failed", "Failed"
+    MANUAL = "manual", "To do in Entra ID"
+
+
+class ReviewItem(models.Model):
+    """One assignment as it was when the cycle started, and what became of it."""
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="items")
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="+")
+    principal = models.ForeignKey(ServicePrincipal, on_delete=models.PROTECT, related_name="+")
+    # Snapshot: names as they were, and the Graph ids a removal needs.
+    principal_object_id = models.CharField(max_length=64)
+    principal_app_id = models.CharField(max_length=64, blank=True)
+    principal_name = models.CharField(max_length=1024, blank=True)
+    principal_type = models.CharField(max_length=32, blank=True)
+    role_object_id = models.CharField(max_length=64)
+    role_name = models.CharField(max_length=256)
+    directory_scope_id = models.CharField(max_length=256)
+    kind = models.CharField(max_length=16)
+    granted_via = models.CharField(max_length=16)
+    role_assignment_id = models.CharField(max_length=256, blank=True)
+
+    recommendation = models.CharField(max_length=16, choices=Recommendation.choices)
+    recommendation_reason = models.CharField(max_length=512)
+
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
+    justification = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    # "decision" when a reviewer decided, otherwise the default that was taken.
+    outcome_source = models.CharField(max_length=32, blank=True)
+
+    apply_status = models.CharField(
+        max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.NOT_NEEDED
+    )
+    apply_attempts = models.PositiveIntegerField(default=0)
+    apply_started_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    apply_error_code = models.CharField(max_length=128, blank=True)
+    apply_error = models.TextField(blank=True)
+    apply_request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["principal_name", "role_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "assignment"], name="item_once_per_cycle")
+        ]
+        indexes = [
+            models.Index(fields=["cycle", "decision"]),
+            models.Index(fields=["cycle", "apply_status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal_name} · {self.role_name}"
+
+    @property
+    def scope_label(self) -> str:
+        return Assignment(directory_scope_id=self.directory_scope_id).scope_label
+
+    def default_outcome(self, default: str) -> str:
+        """What an undecided item becomes under the cycle's default."""
+        if default == Campaign.Default.REVOKE:
+            return Outcome.REVOKE
+        if default == Campaign.Default.RECOMMENDATION:
+            return Outcome.REVOKE if self.recommendation == Recommendation.REVOKE else Outcome.KEEP
+        return Outcome.KEEP
+
+    def effective_outcome(self, default: str) -> str:
+        if self.decision == Decision.APPROVE:
+            return Outcome.KEEP
+        if self.decision == Decision.REVOKE:
+            return Outcome.REVOKE
+        return self.default_outcome(default)
+
+
+class ItemReviewer(models.Model):
+    """Who may decide an item: the principal's user owners, or the campaign's reviewers."""
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="reviewer_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # "owner", "fallback" or "named": why this person reviews this item.
+    source = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="item_reviewer_unique")
+        ]
+        indexes = [models.Index(fields=["user", "item"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} reviews {self.item_id} ({self.source})"
+
+
+class AuditEvent(models.Model):
+    """Append-only: the database refuses UPDATE and DELETE on this table (see its migration)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    # The actor as they were named at the time ("system" for tasks), kept if the user goes.
+    actor_label = models.CharField(max_length=256)
+    action = models.CharField(max_length=64, db_index=True)
+    tenant_id = models.CharField(max_length=64, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    cycle_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    item_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=512, blank=True)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_label}"

@@ -1,0 +1,6 @@
+"""Signals the mirror sends so that other apps can react without identities importing them."""
+
+from django.dispatch import Signal
+
+# Sent inside the sweep's transaction: tenant_id (Graph tenant id), run_id, assignment_ids.
+assignments_removed = Signal()

@@ -1,0 +1,88 @@
+"""Celery entry points of reviews: ids in, rows re-read, safe to deliver twice."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from identities.graph import GraphClient, GraphConfigError
+from identities.graph.removals import Privilege, remove
+
+from . import emails, services
+
+logger = logging.getLogger(__name__)
+
+_client: GraphClient | None = None
+
+
+def _graph() -> GraphClient:
+    """One pooled client per worker process, built on first use."""
+    global _client
+    if _client is None:
+        _client = GraphClient.from_settings()
+    return _client
+
+
+def _remover():
+    if not settings.GRAPH_WRITE_ENABLED:
+        return None
+
+    def send(privilege: Privilege, justification: str) -> str:
+        return remove(_graph(), privilege, justification)
+
+    return send
+
+
+@shared_task(ignore_result=True)
+def tick() -> dict[str, int]:
+    """Every minute: close due cycles, start due ones, send due reminders, unstick removals."""
+    now = timezone.now()
+    closed = services.close_due_cycles(now)
+    started = services.start_due_cycles(now)
+    reminded = emails.send_due_reminders(now)
+    requeued = services.requeue_stalled(now)
+    return {
+        "closed": len(closed),
+        "started": len(started),
+        "reminded": reminded,
+        "requeued": len(requeued),
+    }
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def apply_revocation(self, item_id: int) -> str | None:
+    """Remove one revoked assignment through Graph; a duplicate delivery finds nothing to do."""
+    try:
+        remover = _remover()
+    except GraphConfigError as exc:
+        logger.error("apply of item %s not started: %s", item_id, exc)
+        return None
+    result = services.apply_item(item_id, remover, max_attempts=settings.APPLY_MAX_ATTEMPTS)
+    if result == services.RETRY:
+        attempt = self.request.retries + 1
+        delay = min(300.0, 5.0 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)  # noqa: S311
+        raise self.retry(countdown=delay)
+    return result
+
+
+def enqueue_invitations(cycle_id: int) -> None:
+    transaction.on_commit(lambda: send_invitations.delay(cycle_id))
+
+
+def enqueue_completion_notice(cycle_id: int) -> None:
+    transaction.on_commit(lambda: send_completion_notice.delay(cycle_id))
+
+
+@shared_task(ignore_result=True)
+def send_invitations(cycle_id: int) -> int:
+    return emails.send_invitations(cycle_id)
+
+
+@shared_task(ignore_result=True)
+def send_completion_notice(cycle_id: int) -> int:
+    return emails.send_completion_notice(cycle_id)
