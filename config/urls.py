@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from reviews import views as review_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="identities:inventory", permanent=False)),
+    path("", review_views.home, name="home"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("identities.urls")),
+    path("reviews/", include("reviews.urls")),
 ]

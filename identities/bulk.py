@@ -13,8 +13,21 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import models as m
 from django.db.models import Model
+
+# Fields whose Python values psycopg2 and sqlite3 take as they are: skipping Django's per-value
+# preparation for them saves most of the CPU a page costs (a 1000-row page has ~30k values).
+_PASSED_AS_IS = (m.CharField, m.TextField, m.BooleanField, m.IntegerField, m.ForeignKey)
+
+
+def _preparer(field: m.Field, db: Any):
+    if isinstance(field, _PASSED_AS_IS) and not field.choices:
+        return None
+    if isinstance(field, m.DateTimeField) and db.vendor == "postgresql":
+        return None  # aware datetimes go to timestamptz unchanged
+    return lambda value: field.get_db_prep_save(value, db)
 
 
 def _null_safe_differs(left: str, right: str) -> str:
@@ -55,12 +68,14 @@ def upsert(
     column_of = {f.name: connection.ops.quote_name(f.column) for f in fields}
     defaults = {f.name: f.get_default() for f in fields[:-3] if f.name not in rows[0]}
 
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy costs a lookup per use
+    prepared = [(f.name, _preparer(f, db)) for f in fields[:-3]]
     params: list[Any] = []
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     for row in rows:
-        for field in fields[:-3]:
-            value = row[field.name] if field.name in row else defaults[field.name]
-            params.append(field.get_db_prep_save(value, connection))
+        for name, prepare in prepared:
+            value = row[name] if name in row else defaults[name]
+            params.append(value if prepare is None else prepare(value))
         params.extend((run_id, run_id, run_id))
 
     seen = f"{table}.{column_of['last_seen_run']} = EXCLUDED.{column_of['last_seen_run']}"

@@ -26,7 +26,7 @@ from .export import inventory_csv_response, inventory_export_url
 from .filters import InventoryFilter, inventory_queryset
 from .graph.values import graph_datetime
 from .models import Assignment, ServicePrincipal, SyncRun, Tenant
-from .permissions import is_admin, require_admin
+from .permissions import is_admin, require_admin, require_reader
 from .services import configured_tenant, request_sync, running_sync
 from .tables import InventoryTable, SyncRunTable
 
@@ -133,6 +133,7 @@ def _progress_context(request: HttpRequest, tenant: Tenant | None) -> dict[str, 
 @login_required
 @require_GET
 def inventory(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
     tenant = configured_tenant()
     filterset = _inventory_filter(request, tenant)
     rows = filterset.qs if filterset.is_valid() else Assignment.objects.none()
@@ -159,6 +160,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
 @require_GET
 def inventory_export(request: HttpRequest) -> HttpResponse:
     """The inventory as CSV, with the same filters as the page."""
+    require_reader(request)
     tenant = configured_tenant()
     filterset = _inventory_filter(request, tenant)
     if not filterset.is_valid():
@@ -171,6 +173,7 @@ def inventory_export(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def principal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    require_reader(request)
     principal = _principal_for_user(request, pk)
     assignments = principal.assignments.select_related("role").order_by(
         "role__display_name", "directory_scope_id", "kind", "pk"
@@ -195,6 +198,7 @@ def principal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def sync(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
     tenant = configured_tenant()
     runs = (
         SyncRun.objects.filter(tenant=tenant).select_related("requested_by")
@@ -223,6 +227,7 @@ def sync_progress(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             return HttpResponseClientRefresh()
         return redirect_to_login(request.get_full_path())
+    require_reader(request)
     if not request.htmx:
         return redirect("identities:sync")
     context = _progress_context(request, configured_tenant())

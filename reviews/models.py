@@ -257,6 +257,12 @@ class ReviewItem(models.Model):
         indexes = [
             models.Index(fields=["cycle", "decision"]),
             models.Index(fields=["cycle", "apply_status"]),
+            # The tick looks for removals left queued or applying by a lost task or worker.
+            models.Index(
+                fields=["apply_status", "apply_started_at"],
+                condition=Q(apply_status__in=["queued", "applying"]),
+                name="item_apply_in_flight",
+            ),
         ]
 
     def __str__(self) -> str:

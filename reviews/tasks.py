@@ -46,11 +46,13 @@ def tick() -> dict[str, int]:
     started = services.start_due_cycles(now)
     reminded = emails.send_due_reminders(now)
     requeued = services.requeue_stalled(now)
+    resent = services.resend_queued(now)
     return {
         "closed": len(closed),
         "started": len(started),
         "reminded": reminded,
         "requeued": len(requeued),
+        "resent": len(resent),
     }
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
+
+from identities.permissions import AUDITOR_GROUP
 
 from .factories import make_role, make_tenant
 
@@ -57,7 +60,10 @@ def alice(db):
 @pytest.fixture
 def bob(db):
     """Auditor persona: signed in, reads everything, changes nothing."""
-    return get_user_model().objects.create_user("bob-auditor", password="pw")
+    user = get_user_model().objects.create_user("bob-auditor", password="pw")
+    group, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+    user.groups.add(group)
+    return user
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from simgraph import NOW, Graph
 
 from identities.simulator import Simulator, generate_tenant
+
+from .simgraph import NOW, Graph
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from simgraph import NOW
 
 from identities.simulator import generate_tenant
 from identities.simulator.generate import HOSTILE_NAMES
 from identities.simulator.roles import GLOBAL_ADMINISTRATOR
+
+from .simgraph import NOW
 
 
 def test_same_size_and_seed_give_the_same_tenant():

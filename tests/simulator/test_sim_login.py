@@ -12,9 +12,10 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from simgraph import NOW, Graph
 
 from identities.simulator import Simulator, generate_tenant
+
+from .simgraph import NOW, Graph
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import requests
-from simgraph import NOW, Graph
 
 from identities.simulator import SimTenant, Simulator, generate_tenant
+
+from .simgraph import NOW, Graph
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -90,7 +90,7 @@ def test_other_schedule_request_actions_are_refused(fresh_graph):
 
 
 def test_writes_need_a_write_permission_in_the_token(fresh_graph):
-    from simgraph import Graph
+    from .simgraph import Graph
 
     sim = fresh_graph.sim
     sim.tenant.app.roles[:] = ["Application.Read.All", "RoleManagement.Read.Directory"]

@@ -1,0 +1,142 @@
+"""Evidence downloads: a cycle's results and the audit log as CSV, safe to open in a spreadsheet.
+
+Cells go through `identities.export.csv_cell`, which defuses formula triggers in names that
+came from Graph.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from identities.export import csv_cell
+from identities.people import person_label
+
+from .models import ApplyStatus, AuditEvent, Cycle, Decision, Outcome, Recommendation, ReviewItem
+
+RESULTS_HEADER = (
+    "principal",
+    "appId",
+    "type",
+    "role",
+    "scope",
+    "kind",
+    "recommendation",
+    "decision",
+    "justification",
+    "reviewed by",
+    "reviewed at",
+    "outcome",
+    "applied at",
+    "apply result",
+)
+AUDIT_HEADER = (
+    "at",
+    "actor",
+    "action",
+    "campaign id",
+    "cycle id",
+    "item id",
+    "object type",
+    "object id",
+    "summary",
+    "old",
+    "new",
+)
+
+
+def _label(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+def apply_result(item: ReviewItem) -> str:
+    """The apply status in words, with Graph's error code and message when it failed."""
+    if not item.outcome:
+        return ""
+    text = _label(ApplyStatus, item.apply_status)
+    if item.apply_error_code or item.apply_error:
+        detail = ": ".join(part for part in (item.apply_error_code, item.apply_error) if part)
+        text = f"{text} ({detail})"
+    return text
+
+
+def results_row(item: ReviewItem) -> list[str]:
+    return [
+        csv_cell(value)
+        for value in (
+            item.principal_name,
+            item.principal_app_id,
+            item.principal_type,
+            item.role_name,
+            item.scope_label,
+            item.kind,
+            _label(Recommendation, item.recommendation),
+            _label(Decision, item.decision),
+            item.justification,
+            person_label(item.decided_by) if item.decided_by_id else "",
+            item.decided_at,
+            _label(Outcome, item.outcome) if item.outcome else "",
+            item.applied_at,
+            apply_result(item),
+        )
+    ]
+
+
+def audit_row(event: AuditEvent) -> list[str]:
+    return [
+        csv_cell(value)
+        for value in (
+            event.at,
+            event.actor_label,
+            event.action,
+            event.campaign_id,
+            event.cycle_id,
+            event.item_id,
+            event.object_type,
+            event.object_id,
+            event.summary,
+            "" if event.old is None else json.dumps(event.old, sort_keys=True),
+            "" if event.new is None else json.dumps(event.new, sort_keys=True),
+        )
+    ]
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _lines(header: Sequence[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    # The BOM makes Excel read the file as UTF-8 (names are often not ASCII).
+    yield "\ufeff" + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _response(lines: Iterator[str], name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="spreview-{name}-{stamp}.csv"'
+    return response
+
+
+def results_csv_response(cycle: Cycle, items: QuerySet[ReviewItem]) -> StreamingHttpResponse:
+    rows = (results_row(item) for item in items.iterator(chunk_size=2000))
+    return _response(_lines(RESULTS_HEADER, rows), f"results-{cycle.campaign_id}-{cycle.number}")
+
+
+def audit_csv_response(events: QuerySet[AuditEvent]) -> StreamingHttpResponse:
+    rows = (audit_row(event) for event in events.iterator(chunk_size=2000))
+    return _response(_lines(AUDIT_HEADER, rows), "audit")

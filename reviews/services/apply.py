@@ -1,0 +1,362 @@
+"""Applying revocations through Graph: queue, claim, remove, record, recover."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from identities.graph.errors import GraphConfigError, GraphError
+from identities.graph.removals import ALREADY_GONE, Privilege, RemovalImpossible
+from identities.models import Assignment
+
+from .. import audit
+from ..models import (
+    ApplyStatus,
+    Cycle,
+    ReviewItem,
+)
+from .common import ReviewError, _tenant_id
+
+
+def _enqueue_apply(item_ids: list[int]) -> None:
+    from ..tasks import apply_revocation
+
+    def send() -> None:
+        for pk in item_ids:
+            apply_revocation.delay(pk)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def request_apply(cycle_id: int, *, actor, now: datetime | None = None) -> int:
+    """Queue a removal task for every revoked item not yet handled; returns how many."""
+    now = now or timezone.now()
+    cycle = Cycle.objects.select_for_update().select_related("campaign__tenant").get(pk=cycle_id)
+    if cycle.status == Cycle.Status.ACTIVE:
+        raise ReviewError("Close the review before applying its results.")
+    ids = list(cycle.items.filter(apply_status=ApplyStatus.PENDING).values_list("pk", flat=True))
+    if not ids:
+        _settle_cycle(cycle, now)
+        return 0
+    cycle.items.filter(pk__in=ids).update(apply_status=ApplyStatus.QUEUED)
+    cycle.status = Cycle.Status.APPLYING
+    cycle.apply_requested_at = now
+    cycle.save(update_fields=["status", "apply_requested_at"])
+    audit.record(
+        "reviews.apply.requested",
+        actor=actor,
+        summary=f"{cycle.campaign.name} #{cycle.number}: {len(ids)} removals queued"
+        + (" (auto-apply)" if actor is None else ""),
+        tenant_id=_tenant_id(cycle.campaign),
+        campaign_id=cycle.campaign_id,
+        cycle_id=cycle.pk,
+        new={"queued": len(ids)},
+    )
+    _enqueue_apply(ids)
+    return len(ids)
+
+
+@transaction.atomic
+def retry_failed(cycle_id: int, *, actor, now: datetime | None = None) -> int:
+    """Admin: queue failed removals (and to-dos, after write access was granted) again."""
+    now = now or timezone.now()
+    cycle = Cycle.objects.select_for_update().select_related("campaign__tenant").get(pk=cycle_id)
+    ids = list(
+        cycle.items.filter(apply_status__in=(ApplyStatus.FAILED, ApplyStatus.MANUAL)).values_list(
+            "pk", flat=True
+        )
+    )
+    if not ids:
+        return 0
+    cycle.items.filter(pk__in=ids).update(
+        apply_status=ApplyStatus.QUEUED, apply_error="", apply_error_code=""
+    )
+    cycle.status = Cycle.Status.APPLYING
+    cycle.save(update_fields=["status"])
+    audit.record(
+        "reviews.apply.retried",
+        actor=actor,
+        summary=f"{cycle.campaign.name} #{cycle.number}: {len(ids)} failed removals queued again",
+        tenant_id=_tenant_id(cycle.campaign),
+        campaign_id=cycle.campaign_id,
+        cycle_id=cycle.pk,
+        new={"queued": len(ids)},
+    )
+    _enqueue_apply(ids)
+    return len(ids)
+
+
+def _settle_cycle(cycle: Cycle, now: datetime) -> None:
+    """Mark the cycle applied once no removal is waiting or running."""
+    busy = cycle.items.filter(
+        apply_status__in=(ApplyStatus.PENDING, ApplyStatus.QUEUED, ApplyStatus.APPLYING)
+    ).exists()
+    if busy or cycle.status == Cycle.Status.APPLIED or cycle.status == Cycle.Status.ACTIVE:
+        return
+    cycle.status = Cycle.Status.APPLIED
+    cycle.applied_at = now
+    cycle.save(update_fields=["status", "applied_at"])
+
+
+def claim_item(item_id: int) -> bool:
+    """Take a queued item for applying; only one caller ever gets True for one queue entry."""
+    return (
+        ReviewItem.objects.filter(pk=item_id, apply_status=ApplyStatus.QUEUED).update(
+            apply_status=ApplyStatus.APPLYING,
+            apply_attempts=F("apply_attempts") + 1,
+            apply_started_at=timezone.now(),
+        )
+        == 1
+    )
+
+
+def privilege_of(item: ReviewItem) -> Privilege:
+    return Privilege(
+        kind=item.kind,
+        granted_via=item.granted_via,
+        principal_id=item.principal_object_id,
+        role_id=item.role_object_id,
+        directory_scope_id=item.directory_scope_id,
+        role_assignment_id=item.role_assignment_id,
+    )
+
+
+APPLIED, RETRY, FAILED, TODO = "applied", "retry", "failed", "manual"
+
+
+def apply_item(
+    item_id: int,
+    remove: Callable[[Privilege, str], str] | None,
+    *,
+    max_attempts: int = 5,
+    now: datetime | None = None,
+) -> str | None:
+    """Claim one queued revocation and remove it through Graph; None if not ours to do.
+
+    `remove(privilege, justification)` sends the removal (None: a read-only deployment, the
+    item becomes a to-do for an admin). Returns what became of the item; RETRY means the
+    caller should run it again later (the item is queued again).
+    """
+    if not claim_item(item_id):
+        return None
+    item = ReviewItem.objects.select_related("cycle__campaign__tenant").get(pk=item_id)
+    justification = f"spreview review {item.cycle.campaign.name} #{item.cycle.number}: revoked" + (
+        f" ({item.justification})" if item.justification else ""
+    )
+    error: GraphError | None = None
+    result = None
+    if remove is None:
+        result = TODO
+    else:
+        try:
+            result = remove(privilege_of(item), justification)
+        except GraphError as exc:
+            error = exc
+        except GraphConfigError as exc:
+            # Nothing was sent; the admin fixes the setting, then retries the failed items.
+            error = RemovalImpossible(f"Graph is not configured: {exc}", code="GraphConfigError")
+    return _record_apply_result(item_id, result, error, max_attempts, now or timezone.now())
+
+
+@transaction.atomic
+def _record_apply_result(
+    item_id: int, result: str | None, error: GraphError | None, max_attempts: int, now: datetime
+) -> str:
+    item = (
+        ReviewItem.objects.select_for_update()
+        .select_related("cycle__campaign__tenant")
+        .get(pk=item_id)
+    )
+    cycle = item.cycle
+    common = {
+        "tenant_id": _tenant_id(cycle.campaign),
+        "campaign_id": cycle.campaign_id,
+        "cycle_id": cycle.pk,
+        "item_id": item.pk,
+        "object_type": "assignment",
+        "object_id": str(item.assignment_id),
+    }
+    label = f"{item.principal_name} · {item.role_name}"
+    if error is None and result == TODO:
+        item.apply_status = ApplyStatus.MANUAL
+        item.apply_error = "Read-only deployment: remove this assignment in Entra ID."
+        outcome, action = TODO, "reviews.removal.todo"
+    elif error is None:
+        item.apply_status = (
+            ApplyStatus.ALREADY_GONE if result == ALREADY_GONE else ApplyStatus.APPLIED
+        )
+        item.applied_at = now
+        item.apply_error = item.apply_error_code = ""
+        outcome, action = (
+            APPLIED,
+            (
+                "reviews.removal.already_gone"
+                if result == ALREADY_GONE
+                else "reviews.removal.applied"
+            ),
+        )
+        Assignment.objects.filter(pk=item.assignment_id, removed_at__isnull=True).update(
+            removed_at=now
+        )
+    elif error.status == 403:
+        item.apply_status = ApplyStatus.MANUAL
+        item.apply_error_code = error.code[:128]
+        item.apply_error = (
+            "The app may not remove role assignments (read-only permissions): remove it in "
+            "Entra ID, or grant RoleManagement.ReadWrite.Directory and retry. " + str(error)
+        )
+        item.apply_request_id = error.request_id[:128]
+        outcome, action = TODO, "reviews.removal.todo"
+    elif error.is_transient and item.apply_attempts < max_attempts:
+        item.apply_status = ApplyStatus.QUEUED
+        item.apply_error_code = (error.code or f"HTTP{error.status or ''}")[:128]
+        item.apply_error = str(error)
+        item.apply_request_id = error.request_id[:128]
+        outcome, action = RETRY, "reviews.removal.attempt_failed"
+    else:
+        item.apply_status = ApplyStatus.FAILED
+        item.apply_error_code = (error.code or f"HTTP{error.status or ''}")[:128]
+        item.apply_error = str(error)
+        item.apply_request_id = error.request_id[:128]
+        outcome, action = FAILED, "reviews.removal.failed"
+    item.save(
+        update_fields=[
+            "apply_status",
+            "applied_at",
+            "apply_error",
+            "apply_error_code",
+            "apply_request_id",
+        ]
+    )
+    audit.record(
+        action,
+        summary=f"{label}: {ApplyStatus(item.apply_status).label}"
+        + (f" ({item.apply_error_code})" if item.apply_error_code else ""),
+        old={"apply_status": ApplyStatus.APPLYING},
+        new={
+            "apply_status": item.apply_status,
+            "attempt": item.apply_attempts,
+            "error_code": item.apply_error_code,
+            "request_id": item.apply_request_id,
+        },
+        **common,
+    )
+    Cycle.objects.select_for_update().filter(pk=cycle.pk).first()
+    cycle.refresh_from_db()
+    _settle_cycle(cycle, now)
+    return outcome
+
+
+def requeue_stalled(
+    now: datetime | None = None,
+    *,
+    after: timedelta | None = None,
+    max_attempts: int | None = None,
+) -> list[int]:
+    """Items left `applying` by a worker that died go back to the queue (removal is idempotent
+    on Graph's side: a second request finds the assignment already gone). One that has used all
+    its attempts this way fails instead, so an item that kills its worker cannot loop forever."""
+    now = now or timezone.now()
+    after = after or timedelta(seconds=settings.APPLY_STALE_AFTER_SECONDS)
+    max_attempts = max_attempts or settings.APPLY_MAX_ATTEMPTS
+    stalled = ReviewItem.objects.filter(
+        apply_status=ApplyStatus.APPLYING, apply_started_at__lt=now - after
+    )
+    requeued: list[int] = []
+    for pk, attempts in stalled.values_list("pk", "apply_attempts"):
+        if attempts >= max_attempts:
+            _fail_stalled(pk, now, after)
+        # Conditional on the stale start too: an item claimed again meanwhile is left alone.
+        elif stalled.filter(pk=pk).update(apply_status=ApplyStatus.QUEUED):
+            requeued.append(pk)
+    if requeued:
+        with transaction.atomic():
+            _audit_requeued(requeued)
+            _enqueue_apply(requeued)
+    return requeued
+
+
+def _audit_requeued(item_ids: list[int]) -> None:
+    rows = ReviewItem.objects.filter(pk__in=item_ids).values(
+        "pk", "cycle_id", "cycle__campaign_id", "cycle__campaign__tenant__tenant_id",
+        "assignment_id", "principal_name", "role_name", "apply_attempts",
+    )  # fmt: skip
+    audit.record_many(
+        audit.event(
+            "reviews.removal.requeued",
+            summary=f"{r['principal_name']} · {r['role_name']}: its worker stopped; queued again",
+            tenant_id=r["cycle__campaign__tenant__tenant_id"],
+            campaign_id=r["cycle__campaign_id"],
+            cycle_id=r["cycle_id"],
+            item_id=r["pk"],
+            object_type="assignment",
+            object_id=str(r["assignment_id"]),
+            old={"apply_status": ApplyStatus.APPLYING},
+            new={"apply_status": ApplyStatus.QUEUED, "attempt": r["apply_attempts"]},
+        )
+        for r in rows
+    )
+
+
+@transaction.atomic
+def _fail_stalled(item_id: int, now: datetime, after: timedelta) -> None:
+    item = (
+        ReviewItem.objects.select_for_update()
+        .select_related("cycle__campaign__tenant")
+        .filter(pk=item_id, apply_status=ApplyStatus.APPLYING, apply_started_at__lt=now - after)
+        .first()
+    )
+    if item is None:
+        return
+    item.apply_status = ApplyStatus.FAILED
+    item.apply_error_code = "WorkerLost"
+    item.apply_error = (
+        f"The worker applying this removal stopped {item.apply_attempts} times; check the "
+        "assignment in Entra ID, then retry."
+    )
+    item.save(update_fields=["apply_status", "apply_error_code", "apply_error"])
+    cycle = item.cycle
+    audit.record(
+        "reviews.removal.failed",
+        summary=f"{item.principal_name} · {item.role_name}: Failed (WorkerLost)",
+        tenant_id=_tenant_id(cycle.campaign),
+        campaign_id=cycle.campaign_id,
+        cycle_id=cycle.pk,
+        item_id=item.pk,
+        object_type="assignment",
+        object_id=str(item.assignment_id),
+        old={"apply_status": ApplyStatus.APPLYING},
+        new={
+            "apply_status": ApplyStatus.FAILED,
+            "attempt": item.apply_attempts,
+            "error_code": item.apply_error_code,
+        },
+    )
+    Cycle.objects.select_for_update().filter(pk=cycle.pk).first()
+    cycle.refresh_from_db()
+    _settle_cycle(cycle, now)
+
+
+def resend_queued(now: datetime | None = None, *, after: timedelta | None = None) -> list[int]:
+    """Send the task again for removals queued long ago and never picked up (the broker was
+    down when it was sent, or lost the message). A duplicate finds nothing to claim."""
+    now = now or timezone.now()
+    cutoff = now - (after or timedelta(seconds=settings.APPLY_STALE_AFTER_SECONDS))
+    ids = list(
+        ReviewItem.objects.filter(apply_status=ApplyStatus.QUEUED)
+        .filter(
+            Q(apply_started_at__lt=cutoff)
+            | Q(apply_started_at__isnull=True, cycle__apply_requested_at__lt=cutoff)
+        )
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        with transaction.atomic():
+            _enqueue_apply(ids)
+    return ids

@@ -1,0 +1,62 @@
+"""Shared pieces of the review services: the refusal type and JSON-safe snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..models import (
+    Campaign,
+)
+
+JUSTIFICATION_MAX = 2000
+# Settings a cycle keeps from the moment it starts (edits apply to later cycles).
+CYCLE_SETTINGS = (
+    "default_decision",
+    "auto_apply",
+    "justification",
+    "lookback_days",
+    "reminder_days",
+    "invitation_text",
+    "reviewer_mode",
+)
+CAMPAIGN_FIELDS = (
+    "name",
+    "description",
+    "role_scope",
+    "kinds",
+    "principal_types",
+    "reviewer_mode",
+    "start_at",
+    "frequency",
+    "duration_days",
+    "end_mode",
+    "end_date",
+    "end_after_cycles",
+    "reminder_days",
+    "default_decision",
+    "auto_apply",
+    "justification",
+    "lookback_days",
+    "invitation_text",
+)
+
+
+class ReviewError(Exception):
+    """A refused change, with a message meant for the person who asked for it."""
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _snapshot(campaign: Campaign) -> dict[str, Any]:
+    return {name: _json(getattr(campaign, name)) for name in CAMPAIGN_FIELDS}
+
+
+def _tenant_id(campaign: Campaign) -> str:
+    return campaign.tenant.tenant_id
