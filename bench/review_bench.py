@@ -4,7 +4,8 @@ The simulator runs in its own process, as in sync_bench.py; the database is Post
 (spreview_bench). Reported, all measured in this one run:
 - (a) start_cycle over every privileged assignment of a synced tenant (1k and 10k): wall time
   and database statements, for named reviewers and for owners-as-reviewers;
-- (b) the reviewer queue page with 1,000 items (Django test client): render time, statements;
+- (b) the reviewer queue page with 1,000 items, first page (Django test client): render time,
+  statements;
 - (c) 1,000 revocations applied by a small thread pool against the simulator, every item
   delivered twice, with 10% of the removals answered 429 (Retry-After 0.2 s) once: wall time
   against 1,000 other revocations applied without faults, and the extra time against the floor
@@ -21,98 +22,23 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spreview_bench")
-os.environ["DATABASE_URL"] = BENCH_DB
+from common import configure, count_round_trips, ensure_database, simulator, use_database
+
+BENCH_DB = use_database("spreview_bench")
 os.environ["CELERY_BROKER_URL"] = "memory://"  # invitations queued by start_cycle go nowhere
-# Production settings: with DEBUG on, Django would also keep every statement in memory.
-os.environ.update(DEBUG="false", SECRET_KEY="bench-only-not-secret", ALLOWED_HOSTS="localhost")
-ENV_KEYS = (
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "GRAPH_URL",
-    "REQUESTS_CA_BUNDLE",
-)
 RETRY_AFTER = 0.2
 REMOVAL_MARKERS = (
     ("DELETE", "/roleManagement/directory/roleAssignments/"),
     ("POST", "/roleManagement/directory/roleAssignmentScheduleRequests"),
     ("POST", "/roleManagement/directory/roleEligibilityScheduleRequests"),
 )
-
-
-def ensure_database() -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    base, name = BENCH_DB.rsplit("/", 1)
-    admin = psycopg2.connect(base + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-
-
-@contextmanager
-def simulator(size: int, seed: int, page_size: int, state_dir: Path):
-    """`manage.py simulator` in a child process; yields the settings it prints."""
-    command = [
-        sys.executable, "manage.py", "simulator", "--state-dir", str(state_dir), "--port", "0",
-        "--assignments", str(size), "--seed", str(seed), "--page-size", str(page_size), "--reset",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    env: dict[str, str] = {}
-    try:
-        while len(env) < len(ENV_KEYS):
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("the simulator exited before printing its settings")
-            key, _, value = line.strip().partition("=")
-            if key in ENV_KEYS:
-                env[key] = value
-        yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def configure(env: dict[str, str]) -> None:
-    from django.conf import settings
-
-    os.environ["REQUESTS_CA_BUNDLE"] = env["REQUESTS_CA_BUNDLE"]
-    for key in ENV_KEYS[:-1]:
-        setattr(settings, key, env[key])
-
-
-@contextmanager
-def count_round_trips():
-    """Every statement this thread's connection sends, as sync_bench counts them."""
-    from django.db import connection
-
-    counter = {"n": 0}
-
-    def wrapper(execute, sql, params, many, context):
-        counter["n"] += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        yield counter
 
 
 def truncate_all() -> None:
@@ -194,6 +120,7 @@ def queue_page(cycle, user) -> dict:
         return {"note": f"queue page answered {response.status_code}"}
     return {
         "queue_items": cycle.items.count(),
+        "queue_items_on_page": len(response.context["items"]),
         "queue_ms_median": round(statistics.median(timings) * 1000, 1),
         "queue_statements": statements,
         "queue_kib": round(len(response.content) / 1024),
@@ -342,7 +269,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="apply threads")
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(BENCH_DB)
     import django
 
     django.setup()
@@ -409,7 +336,8 @@ def main() -> None:
     for r in rows:
         if "queue_ms_median" in r:
             print(
-                f"\nqueue page, {r['queue_items']} items: {r['queue_ms_median']} ms median of 5, "
+                f"\nqueue page, {r['queue_items']} items ({r['queue_items_on_page']} on the "
+                f"first page): {r['queue_ms_median']} ms median of 5, "
                 f"{r['queue_statements']} statements, {r['queue_kib']} KiB"
             )
         elif "note" in r:

@@ -15,97 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-BENCH_DB = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spreview_sync_bench"
-)
-os.environ["DATABASE_URL"] = BENCH_DB
-# Production settings: with DEBUG on, Django keeps every SQL statement in memory, which is
-# what a deployment never does and what would make peak memory grow with the tenant.
-os.environ.update(DEBUG="false", SECRET_KEY="bench-only-not-secret", ALLOWED_HOSTS="localhost")
-ENV_KEYS = (
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "GRAPH_URL",
-    "REQUESTS_CA_BUNDLE",
+from common import (
+    ROOT,
+    configure,
+    count_round_trips,
+    ensure_database,
+    simulator,
+    use_database,
 )
 
-
-def ensure_database() -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    name = BENCH_DB.rsplit("/", 1)[1]
-    admin = psycopg2.connect(BENCH_DB.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cursor.fetchone():
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-
-
-@contextmanager
-def simulator(size: int, seed: int, page_size: int, state_dir: Path):
-    """Run `manage.py simulator` in a child process and yield its settings."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "simulator",
-            "--state-dir",
-            str(state_dir),
-            "--port",
-            "0",
-            "--assignments",
-            str(size),
-            "--seed",
-            str(seed),
-            "--page-size",
-            str(page_size),
-            "--reset",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    env: dict[str, str] = {}
-    try:
-        while len(env) < len(ENV_KEYS):
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("the simulator exited before printing its settings")
-            key, _, value = line.strip().partition("=")
-            if key in ENV_KEYS:
-                env[key] = value
-        yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def configure(env: dict[str, str]) -> None:
-    from django.conf import settings
-
-    os.environ["REQUESTS_CA_BUNDLE"] = env["REQUESTS_CA_BUNDLE"]
-    settings.AZURE_TENANT_ID = env["AZURE_TENANT_ID"]
-    settings.AZURE_CLIENT_ID = env["AZURE_CLIENT_ID"]
-    settings.AZURE_CLIENT_SECRET = env["AZURE_CLIENT_SECRET"]
-    settings.AZURE_AUTHORITY_HOST = env["AZURE_AUTHORITY_HOST"]
-    settings.GRAPH_URL = env["GRAPH_URL"]
+BENCH_DB = use_database("spreview_sync_bench")
 
 
 def new_directory():
@@ -163,20 +89,6 @@ def truncate() -> None:
             "TRUNCATE identities_assignment, identities_serviceprincipal, "
             "identities_roledefinition, identities_syncrun, identities_tenant CASCADE"
         )
-
-
-@contextmanager
-def count_round_trips():
-    from django.db import connection
-
-    counter = {"n": 0}
-
-    def wrapper(execute, sql, params, many, context):
-        counter["n"] += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        yield counter
 
 
 def round_trip_seconds(samples: int = 300) -> float:
@@ -269,7 +181,7 @@ def main() -> None:
     parser.add_argument("--no-sdk", action="store_true")
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(BENCH_DB)
     import django
 
     django.setup()

@@ -98,28 +98,8 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = (
-            "name",
-            "description",
-            "role_scope",
-            "roles",
-            "kinds",
-            "principal_types",
-            "reviewer_mode",
-            "reviewers",
-            "start_at",
-            "frequency",
-            "duration_days",
-            "end_mode",
-            "end_date",
-            "end_after_cycles",
-            "reminder_days",
-            "default_decision",
-            "auto_apply",
-            "justification",
-            "lookback_days",
-            "invitation_text",
-        )
+        # The campaign's settings as the services snapshot them, and its scope and reviewers.
+        fields = (*CAMPAIGN_FIELDS, "roles", "reviewers")
         field_classes = {"roles": RoleChoiceField, "reviewers": ReviewerChoiceField}
         widgets = {
             "role_scope": forms.RadioSelect,

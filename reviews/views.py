@@ -7,6 +7,7 @@ page they came from is shown again, with nothing written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -16,8 +17,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from identities.permissions import can_read_all, is_admin, require_admin, require_reader
@@ -40,6 +43,7 @@ from .models import (
 
 DECIDED = (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW)
 QUEUE_SHOWS = ("pending", "decided", "all")
+QUEUE_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
 AUDIT_PER_PAGE = 50
 
@@ -98,12 +102,45 @@ def _queue_show(request: HttpRequest, cycle: Cycle, source: Any) -> str:
     return "pending" if cycle.is_open else "all"
 
 
-def _queue_url(cycle: Cycle, show: str, item_pk: int | None = None) -> str:
+def _requested_page(source: Any) -> int:
+    """The queue page a decision was made from (a hidden field of our own forms); 1 when it is
+    missing or not a page number."""
+    try:
+        return max(int(source.get("page", 1)), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _queue_pages(items: QuerySet[ReviewItem], show: str) -> Paginator:
+    """The reviewer's items that the filter shows, page by page."""
+    if show == "pending":
+        items = items.filter(decision=Decision.PENDING)
+    elif show == "decided":
+        items = items.filter(decision__in=DECIDED)
+    return Paginator(_display_items(items), QUEUE_PER_PAGE)
+
+
+def _queue_url(cycle: Cycle, show: str, page: int = 1, item_pk: int | None = None) -> str:
     url = reverse("reviews:queue", args=[cycle.pk]) + f"?show={show}"
+    if page > 1:
+        url += f"&page={page}"
     return url + f"#item-{item_pk}" if item_pk else url
 
 
+def _back_to_queue(
+    request: HttpRequest, cycle: Cycle, show: str, item_pk: int | None = None
+) -> HttpResponse:
+    """Back to the filter and page the reviewer was on, or to the last page when their change
+    left fewer pages (decided items leave the pending filter)."""
+    page = _requested_page(request.POST)
+    if page > 1:
+        items = services.reviewer_items(request.user, cycle)
+        page = min(page, _queue_pages(items, show).num_pages)
+    return redirect(_queue_url(cycle, show, page, item_pk))
+
+
 def _queue_progress(items: QuerySet[ReviewItem]) -> dict[str, int]:
+    """Over all of the reviewer's items, whatever the filter and page."""
     counts = items.aggregate(total=Count("pk"), decided=Count("pk", filter=Q(decision__in=DECIDED)))
     return {"total": counts["total"], "decided": counts["decided"]}
 
@@ -158,18 +195,17 @@ def my_reviews(request: HttpRequest) -> HttpResponse:
 def queue(request: HttpRequest, pk: int) -> HttpResponse:
     cycle, items = _cycle_for_reviewer(request, pk)
     show = _queue_show(request, cycle, request.GET)
-    shown = items
-    if show == "pending":
-        shown = items.filter(decision=Decision.PENDING)
-    elif show == "decided":
-        shown = items.filter(decision__in=DECIDED)
+    page = _queue_pages(items, show).get_page(request.GET.get("page"))
     now = timezone.now()
     context = {
         "nav": "my_reviews",
         "cycle": cycle,
         "campaign": cycle.campaign,
-        "items": list(_display_items(shown)),
+        "page": page,
+        "page_number": page.number,
+        "items": page.object_list,
         "show": show,
+        "query": urlencode({"show": show}),
         "progress": _queue_progress(items),
         "can_decide": cycle.is_open and cycle.ends_at > now,
         "justification_rule": cycle.setting("justification"),
@@ -179,7 +215,7 @@ def queue(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _render_item(
-    request: HttpRequest, item_pk: int, *, show: str, error: str = "", status: int = 200
+    request: HttpRequest, item_pk: int, *, show: str, page: int, error: str = "", status: int = 200
 ) -> HttpResponse:
     """The item's block alone, for htmx; the progress line is swapped out of band."""
     item = _display_items(ReviewItem.objects.filter(pk=item_pk)).select_related("cycle__campaign")[
@@ -190,6 +226,7 @@ def _render_item(
         "item": item,
         "cycle": cycle,
         "show": show,
+        "page_number": page,
         "error": error,
         "saved": not error,
         "can_decide": cycle.is_open and cycle.ends_at > timezone.now(),
@@ -221,7 +258,14 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         except services.ReviewError as exc:
             error = str(exc)
     if request.htmx:
-        return _render_item(request, item.pk, show=show, error=error, status=400 if error else 200)
+        return _render_item(
+            request,
+            item.pk,
+            show=show,
+            page=_requested_page(request.POST),
+            error=error,
+            status=400 if error else 200,
+        )
     if error:
         messages.error(request, f"{item.principal_name} · {item.role_name}: {error}")
     else:
@@ -230,7 +274,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             f"{item.principal_name} · {item.role_name}: "
             f"{Decision(form.cleaned_data['decision']).label}",
         )
-    return redirect(_queue_url(cycle, show, item.pk))
+    return _back_to_queue(request, cycle, show, item.pk)
 
 
 @login_required
@@ -244,11 +288,11 @@ def accept_all(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         if count:
             messages.success(
-                request, f"Recommendation accepted for {count} item{'s' if count != 1 else ''}."
+                request, f"Recommendation accepted for {count} item{pluralize(count)}."
             )
         else:
             messages.info(request, "Nothing was pending: no decision changed.")
-    return redirect(_queue_url(cycle, _queue_show(request, cycle, request.POST)))
+    return _back_to_queue(request, cycle, _queue_show(request, cycle, request.POST))
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -435,30 +479,49 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviews/cycle_detail.html", context)
 
 
-@login_required
-@require_POST
-def cycle_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def _cycle_action(
+    request: HttpRequest,
+    pk: int,
+    change: Callable[..., Any],
+    done: Callable[[Any], str],
+    nothing: str = "",
+) -> HttpResponse:
+    """An admin's change to a cycle through `change(cycle_id, actor=…)`, then back to the cycle
+    with what it did (`done(result)`, or `nothing` when it found nothing to do) or why it was
+    refused."""
     cycle = _cycle_for_admin(request, pk)
     try:
-        services.stop_cycle(cycle.pk, actor=request.user)
+        result = change(cycle.pk, actor=request.user)
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Review stopped: undecided items took the default.")
+        if nothing and not result:
+            messages.info(request, nothing)
+        else:
+            messages.success(request, done(result))
     return redirect("reviews:cycle_detail", pk=cycle.pk)
+
+
+@login_required
+@require_POST
+def cycle_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    return _cycle_action(
+        request,
+        pk,
+        services.stop_cycle,
+        done=lambda _cycle: "Review stopped: undecided items took the default.",
+    )
 
 
 @login_required
 @require_POST
 def cycle_reset(request: HttpRequest, pk: int) -> HttpResponse:
-    cycle = _cycle_for_admin(request, pk)
-    try:
-        count = services.reset_decisions(cycle.pk, actor=request.user)
-    except services.ReviewError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{count} decision{'s' if count != 1 else ''} reset to pending.")
-    return redirect("reviews:cycle_detail", pk=cycle.pk)
+    return _cycle_action(
+        request,
+        pk,
+        services.reset_decisions,
+        done=lambda count: f"{count} decision{pluralize(count)} reset to pending.",
+    )
 
 
 @login_required
@@ -470,8 +533,7 @@ def cycle_remind(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         sent = emails.send_reminders(cycle, actor=request.user)
         messages.success(
-            request,
-            f"{sent} reminder{'s' if sent != 1 else ''} sent to reviewers with pending items.",
+            request, f"{sent} reminder{pluralize(sent)} sent to reviewers with pending items."
         )
     return redirect("reviews:cycle_detail", pk=cycle.pk)
 
@@ -479,35 +541,25 @@ def cycle_remind(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def cycle_apply(request: HttpRequest, pk: int) -> HttpResponse:
-    cycle = _cycle_for_admin(request, pk)
-    try:
-        count = services.request_apply(cycle.pk, actor=request.user)
-    except services.ReviewError as exc:
-        messages.error(request, str(exc))
-    else:
-        if count:
-            messages.success(request, f"{count} removal{'s' if count != 1 else ''} queued.")
-        else:
-            messages.info(request, "Nothing is waiting to be removed.")
-    return redirect("reviews:cycle_detail", pk=cycle.pk)
+    return _cycle_action(
+        request,
+        pk,
+        services.request_apply,
+        done=lambda count: f"{count} removal{pluralize(count)} queued.",
+        nothing="Nothing is waiting to be removed.",
+    )
 
 
 @login_required
 @require_POST
 def cycle_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    cycle = _cycle_for_admin(request, pk)
-    try:
-        count = services.retry_failed(cycle.pk, actor=request.user)
-    except services.ReviewError as exc:
-        messages.error(request, str(exc))
-    else:
-        if count:
-            messages.success(
-                request, f"{count} failed removal{'s' if count != 1 else ''} queued again."
-            )
-        else:
-            messages.info(request, "No removal has failed: nothing to retry.")
-    return redirect("reviews:cycle_detail", pk=cycle.pk)
+    return _cycle_action(
+        request,
+        pk,
+        services.retry_failed,
+        done=lambda count: f"{count} failed removal{pluralize(count)} queued again.",
+        nothing="No removal has failed: nothing to retry.",
+    )
 
 
 # --- results and audit log -------------------------------------------------------------------

@@ -2,96 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings as django_settings
-from django.db import connection
 
 from identities import sync
 from identities.models import Assignment, SyncRun
 
+from .polling import wait_for
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _broker_url() -> str:
-    url = django_settings.CELERY_BROKER_URL
-    if not url.startswith("redis://"):
-        pytest.fail("integration tests need CELERY_BROKER_URL=redis://… (make test sets it)")
-    return url
-
-
-@pytest.fixture
-def broker():
-    url = _broker_url()
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
-def start_worker(broker, sim, graph_settings, tmp_path):
-    """Start real `celery worker` processes wired to the test database and the simulator."""
-    workers: list[subprocess.Popen] = []
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        **sim.env(),
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "GRAPH_MAX_BACKOFF_SECONDS": "0.2",
-        "SPREVIEW_VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-
-    def start() -> subprocess.Popen:
-        log = open(tmp_path / f"worker-{len(workers)}.log", "w")  # noqa: SIM115
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname=test{len(workers)}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait(timeout=10)
-
-
-def wait_for(predicate, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {predicate.__doc__ or predicate}")
 
 
 def mirrored(tenant_id: str) -> set[tuple[str, str, str, str]]:

@@ -12,7 +12,8 @@ from identities.models import Assignment, RoleDefinition, ServicePrincipal, Sync
 _ids = itertools.count(1)
 
 
-def _uid(prefix: str) -> str:
+def unique_id(prefix: str) -> str:
+    """A made-up Graph object id, unique in the test run."""
     return f"{prefix}-{next(_ids):08d}"
 
 
@@ -23,8 +24,8 @@ def make_tenant(tenant_id: str, display_name: str = "") -> Tenant:
 def make_role(tenant: Tenant, display_name: str, *, privileged: bool = True) -> RoleDefinition:
     return RoleDefinition.objects.create(
         tenant=tenant,
-        object_id=_uid("role"),
-        template_id=_uid("tmpl"),
+        object_id=unique_id("role"),
+        template_id=unique_id("tmpl"),
         display_name=display_name,
         is_privileged=privileged,
     )
@@ -32,13 +33,13 @@ def make_role(tenant: Tenant, display_name: str, *, privileged: bool = True) -> 
 
 def make_principal(tenant: Tenant, display_name: str = "", **fields: Any) -> ServicePrincipal:
     defaults: dict[str, Any] = {
-        "object_id": _uid("sp"),
-        "app_id": _uid("app"),
-        "display_name": display_name or _uid("principal"),
+        "object_id": unique_id("sp"),
+        "app_id": unique_id("app"),
+        "display_name": display_name or unique_id("principal"),
         "sp_type": ServicePrincipal.Type.APPLICATION,
         "owners": [
             {
-                "id": _uid("user"),
+                "id": unique_id("user"),
                 "type": "#microsoft.graph.user",
                 "displayName": "Olivia Owner",
                 "userPrincipalName": "olivia@example.test",
@@ -58,7 +59,7 @@ def make_assignment(principal: ServicePrincipal, role: RoleDefinition, **fields:
         "directory_scope_id": "/",
         "kind": Assignment.Kind.ACTIVE,
         "granted_via": Assignment.Granted.DIRECT,
-        "role_assignment_id": _uid("ra"),
+        "role_assignment_id": unique_id("ra"),
     }
     defaults.update(fields)
     return Assignment.objects.create(

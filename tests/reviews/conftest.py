@@ -1,4 +1,5 @@
-"""A small mirrored tenant for service-level review tests, built directly as rows."""
+"""A small mirrored tenant for service-level review tests, built directly as rows; and the
+running cycle the page tests share."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from django.contrib.auth import get_user_model
 from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
 from reviews import services
 from reviews.models import Campaign
+
+from .page_factories import World, make_world
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -110,3 +113,9 @@ def make_campaign(mirror, admin):
         )
 
     return make
+
+
+@pytest.fixture
+def world(db) -> World:
+    """The review pages' running cycle (see `page_factories.make_world`)."""
+    return make_world()

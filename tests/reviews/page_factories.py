@@ -1,12 +1,12 @@
 """Rows and personas for the review page tests, built with the ORM and the real services.
 
-Plain functions (no fixtures) so that they never collide with the service tests' conftest; each
-page test module wraps them in its own fixtures.
+Plain functions, so that they never collide with the service tests' fixtures; the one fixture
+the page tests share, `world`, is in conftest.py. Roles and assignments are the inventory page
+tests' rows.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,19 +16,14 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from identities.models import Assignment, EntraAccount, RoleDefinition, ServicePrincipal, Tenant
+from identities.models import EntraAccount, RoleDefinition, ServicePrincipal, Tenant
 from identities.permissions import AUDITOR_GROUP
 from reviews import services
 from reviews.models import AuditEvent, Campaign, Cycle, Decision, ReviewItem
+from tests.pages.factories import make_assignment, make_role, unique_id
 
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 HOSTILE = "<script>alert(1)</script>"
-
-_ids = itertools.count(1)
-
-
-def _uid(prefix: str) -> str:
-    return f"{prefix}-{next(_ids):08d}"
 
 
 def make_tenant(*, synced: bool = True) -> Tenant:
@@ -39,16 +34,6 @@ def make_tenant(*, synced: bool = True) -> Tenant:
         tenant.last_synced_at = timezone.now()
         tenant.save(update_fields=["last_synced_at"])
     return tenant
-
-
-def make_role(tenant: Tenant, name: str, *, privileged: bool = True) -> RoleDefinition:
-    return RoleDefinition.objects.create(
-        tenant=tenant,
-        object_id=_uid("role"),
-        template_id=_uid("tmpl"),
-        display_name=name,
-        is_privileged=privileged,
-    )
 
 
 def make_user(username: str, **fields: Any):
@@ -73,7 +58,7 @@ def make_owner_reviewer(tenant: Tenant, username: str):
     EntraAccount.objects.create(
         user=user,
         tenant=tenant,
-        object_id=_uid("oid"),
+        object_id=unique_id("oid"),
         user_principal_name=f"{username}@contoso.example",
         display_name=username.title(),
     )
@@ -92,8 +77,8 @@ def owner_entry(user) -> dict[str, str]:
 
 def make_principal(tenant: Tenant, name: str, *, owners=(), **fields: Any) -> ServicePrincipal:
     values: dict[str, Any] = {
-        "object_id": _uid("sp"),
-        "app_id": _uid("app"),
+        "object_id": unique_id("sp"),
+        "app_id": unique_id("app"),
         "display_name": name,
         "sp_type": ServicePrincipal.Type.APPLICATION,
         "owners": [owner_entry(u) for u in owners],
@@ -103,7 +88,7 @@ def make_principal(tenant: Tenant, name: str, *, owners=(), **fields: Any) -> Se
         "credentials": [
             {
                 "kind": "secret",
-                "keyId": _uid("key"),
+                "keyId": unique_id("key"),
                 "displayName": "deploy secret",
                 "end": (timezone.now() + timedelta(days=10)).isoformat(),
             }
@@ -111,19 +96,6 @@ def make_principal(tenant: Tenant, name: str, *, owners=(), **fields: Any) -> Se
     }
     values.update(fields)
     return ServicePrincipal.objects.create(tenant=tenant, **values)
-
-
-def make_assignment(principal: ServicePrincipal, role: RoleDefinition, **fields: Any) -> Assignment:
-    values: dict[str, Any] = {
-        "directory_scope_id": "/",
-        "kind": Assignment.Kind.ACTIVE,
-        "granted_via": Assignment.Granted.DIRECT,
-        "role_assignment_id": _uid("ra"),
-    }
-    values.update(fields)
-    return Assignment.objects.create(
-        tenant=principal.tenant, principal=principal, role=role, **values
-    )
 
 
 def make_campaign(tenant: Tenant, actor, *, reviewers=(), roles=(), **fields: Any) -> Campaign:
@@ -211,6 +183,27 @@ def make_world(**campaign_fields: Any) -> World:
         cycle=cycle,
         items=items,
     )
+
+
+def make_cycle_of(count: int) -> tuple[Any, Any, Cycle]:
+    """(admin, reviewer, cycle): a running cycle of `count` items for one owner-reviewer, three
+    of them decided so that "decided by" is shown too. For the query-count tests."""
+    tenant = make_tenant()
+    admin = make_admin(f"admin-{count}")
+    reviewer = make_owner_reviewer(tenant, f"rev-{count}")
+    role = make_role(tenant, f"Role {count}")
+    for n in range(count):
+        make_assignment(make_principal(tenant, f"App {count}-{n:04d}", owners=[reviewer]), role)
+    campaign = make_campaign(tenant, admin, name=f"Review {count}", roles=[role],
+                             role_scope=Campaign.RoleScope.SELECTED)  # fmt: skip
+    cycle = start_cycle(campaign)
+    for item in ReviewItem.objects.filter(cycle=cycle).order_by("pk")[:3]:
+        services.record_decision(item.pk, "revoke", "", actor=reviewer)
+    return admin, reviewer, cycle
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
 
 
 def snapshot() -> tuple[int, list[tuple[int, str, str]]]:

@@ -18,7 +18,6 @@ from .page_factories import (
     make_role,
     make_tenant,
     make_user,
-    make_world,
 )
 
 
@@ -219,11 +218,6 @@ def test_a_non_privileged_role_cannot_be_chosen(setup):
 
 
 # --- editing, pausing ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
 
 
 def test_admin_edits_a_campaign_for_future_cycles(world):

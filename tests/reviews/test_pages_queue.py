@@ -20,20 +20,17 @@ from .page_factories import (
     make_admin,
     make_assignment,
     make_campaign,
+    make_cycle_of,
     make_owner_reviewer,
     make_principal,
     make_role,
     make_tenant,
     make_world,
+    messages_of,
     pending,
     snapshot,
     start_cycle,
 )
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
 
 
 @pytest.fixture
@@ -49,10 +46,6 @@ def queue_url(world, show: str = "") -> str:
 def decide(client, item, decision="revoke", justification="", **extra):
     data = {"decision": decision, "justification": justification, **extra}
     return client.post(reverse("reviews:decide", args=[item.pk]), data, **extra.pop("kw", {}))
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -329,23 +322,102 @@ def test_queue_page_loads_htmx_only_while_deciding_is_possible(world, anna):
     assert b"vendor/htmx.min.js" not in anna.get(queue_url(world)).content
 
 
+# --- pages ---------------------------------------------------------------------------------
+
+
+def _queue_page(client, cycle, **params):
+    return client.get(reverse("reviews:queue", args=[cycle.pk]), params)
+
+
+def _queue_location(cycle, query: str) -> str:
+    return f"{reverse('reviews:queue', args=[cycle.pk])}?{query}"
+
+
+def _names(response) -> list[str]:
+    return [item.principal_name for item in response.context["items"]]
+
+
+def test_second_page_shows_the_next_50_items(db):
+    _, reviewer, cycle = make_cycle_of(120)
+    client = login(reviewer)
+    first = _queue_page(client, cycle, show="all")
+    second = _queue_page(client, cycle, show="all", page="2")
+    assert _names(first) == [f"App 120-{n:04d}" for n in range(50)]
+    assert _names(second) == [f"App 120-{n:04d}" for n in range(50, 100)]
+    content = second.content.decode()
+    assert "Page 2 of 3" in content
+    assert "App 120-0049" not in content
+
+
+def test_progress_and_accept_all_cover_every_page(db):
+    _, reviewer, cycle = make_cycle_of(120)
+    content = _queue_page(login(reviewer), cycle, show="pending", page="3").content.decode()
+    assert "3 of 120 decided" in content
+    assert "Accept all recommendations (every pending item, on all pages)" in content
+
+
+def test_page_links_keep_the_filter(db):
+    _, reviewer, cycle = make_cycle_of(120)
+    client = login(reviewer)
+    content = _queue_page(client, cycle, show="pending").content.decode()
+    assert 'href="?show=pending&amp;page=2"' in content
+    second = _queue_page(client, cycle, show="pending", page="2")
+    assert second.context["show"] == "pending"
+    assert 'href="?show=pending&amp;page=3"' in second.content.decode()
+    assert 'href="?show=pending&amp;page=1"' in second.content.decode()
+    assert all(item.decision == Decision.PENDING for item in second.context["items"])
+    assert len(second.context["items"]) == 50  # 117 pending: 50, 50, 17
+
+
+@pytest.mark.parametrize(
+    ("page", "shown"),
+    [("99", 3), ("4", 3), ("0", 3), ("-1", 3), ("abc", 1), ("", 1), ("2.5", 1), ("1e3", 1)],
+)
+def test_a_page_out_of_range_shows_the_last_and_garbage_the_first(db, page, shown):
+    _, reviewer, cycle = make_cycle_of(120)
+    response = _queue_page(login(reviewer), cycle, show="all", page=page)
+    assert response.status_code == 200
+    assert response.context["page"].number == shown
+
+
+def test_deciding_returns_to_the_same_page(db):
+    _, reviewer, cycle = make_cycle_of(120)
+    client = login(reviewer)
+    item = _queue_page(client, cycle, show="all", page="2").context["items"][0]
+    response = decide(client, item, "revoke", show="all", page="2")
+    assert response["Location"] == _queue_location(cycle, f"show=all&page=2#item-{item.pk}")
+    assert item.principal_name in _names(client.get(response["Location"]))
+
+
+def test_deciding_the_only_item_of_the_last_page_returns_to_the_new_last_page(db):
+    _, reviewer, cycle = make_cycle_of(104)  # 101 pending: 50, 50, 1
+    client = login(reviewer)
+    (item,) = _queue_page(client, cycle, show="pending", page="3").context["items"]
+    response = decide(client, item, "revoke", show="pending", page="3")
+    assert response["Location"] == _queue_location(cycle, f"show=pending&page=2#item-{item.pk}")
+
+
+def test_htmx_decision_keeps_the_page_in_the_swapped_form(world, anna):
+    response = anna.post(
+        reverse("reviews:decide", args=[world.items["payroll"].pk]),
+        {"decision": "revoke", "show": "all", "page": "2"},
+        headers={"HX-Request": "true"},
+    )
+    assert '<input type="hidden" name="page" value="2">' in response.content.decode()
+
+
+def test_accept_all_from_a_later_page_decides_every_pending_item(db):
+    _, reviewer, cycle = make_cycle_of(60)  # 57 pending: 50, 7
+    client = login(reviewer)
+    response = client.post(
+        reverse("reviews:accept_all", args=[cycle.pk]), {"show": "pending", "page": "2"}
+    )
+    assert not ReviewItem.objects.filter(cycle=cycle, decision=Decision.PENDING).exists()
+    assert response["Location"] == _queue_location(cycle, "show=pending")
+    assert "Recommendation accepted for 57 items." in messages_of(client.get(response["Location"]))
+
+
 # --- cost ------------------------------------------------------------------------------------
-
-
-def _queue_with(count: int):
-    tenant = make_tenant()
-    admin = make_admin(f"admin-{count}")
-    reviewer = make_owner_reviewer(tenant, f"rev-{count}")
-    role = make_role(tenant, f"Role {count}")
-    for n in range(count):
-        make_assignment(make_principal(tenant, f"App {count}-{n}", owners=[reviewer]), role)
-    campaign = make_campaign(tenant, admin, name=f"Review {count}", roles=[role],
-                             role_scope=Campaign.RoleScope.SELECTED)  # fmt: skip
-    cycle = start_cycle(campaign)
-    # A few decided items, so the "decided by" column is exercised too.
-    for item in ReviewItem.objects.filter(cycle=cycle)[:3]:
-        services.record_decision(item.pk, "revoke", "", actor=reviewer)
-    return reviewer, cycle
 
 
 def _queries(client, url: str, expected_items: int) -> int:
@@ -356,14 +428,13 @@ def _queries(client, url: str, expected_items: int) -> int:
     return len(queries)
 
 
-def test_queue_costs_the_same_number_of_queries_for_5_or_50_items(db):
-    small_reviewer, small_cycle = _queue_with(5)
-    large_reviewer, large_cycle = _queue_with(50)
-    small = _queries(
-        login(small_reviewer), reverse("reviews:queue", args=[small_cycle.pk]) + "?show=all", 5
-    )
-    large = _queries(
-        login(large_reviewer), reverse("reviews:queue", args=[large_cycle.pk]) + "?show=all", 50
-    )
-    assert small == large
+def test_queue_costs_the_same_number_of_queries_for_5_or_120_items(db):
+    _, small_reviewer, small_cycle = make_cycle_of(5)
+    _, large_reviewer, large_cycle = make_cycle_of(120)
+    small_url = reverse("reviews:queue", args=[small_cycle.pk]) + "?show=all"
+    large_url = reverse("reviews:queue", args=[large_cycle.pk]) + "?show=all"
+    small = _queries(login(small_reviewer), small_url, 5)
+    large = _queries(login(large_reviewer), large_url, 50)
+    last = _queries(login(large_reviewer), large_url + "&page=3", 20)
+    assert small == large == last
     assert small <= 10, small

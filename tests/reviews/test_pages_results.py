@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from reviews import services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
-from reviews.models import ApplyStatus, AuditEvent, Campaign, Cycle, Decision, ReviewItem
+from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, ReviewItem
 
 from .page_factories import (
     HOSTILE,
@@ -21,19 +21,15 @@ from .page_factories import (
     make_assignment,
     make_auditor,
     make_campaign,
+    make_cycle_of,
     make_owner_reviewer,
     make_principal,
     make_role,
     make_tenant,
-    make_world,
+    messages_of,
     snapshot,
     start_cycle,
 )
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
 
 
 @pytest.fixture
@@ -43,10 +39,6 @@ def admin(world):
 
 def cycle_url(world, name: str) -> str:
     return reverse(f"reviews:{name}", args=[world.cycle.pk])
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def csv_rows(response) -> list[list[str]]:
@@ -274,24 +266,14 @@ def test_results_csv_defuses_formulas(db):
     assert f"'@SUM(1) {HOSTILE}" in justifications
 
 
-def _results_with(count: int):
-    tenant = make_tenant()
-    admin = make_admin(f"admin-{count}")
-    reviewer = make_owner_reviewer(tenant, f"rev-{count}")
-    role = make_role(tenant, f"Role {count}")
-    for n in range(count):
-        make_assignment(make_principal(tenant, f"App {count}-{n}", owners=[reviewer]), role)
-    campaign = make_campaign(tenant, admin, name=f"Review {count}", roles=[role],
-                             role_scope=Campaign.RoleScope.SELECTED)  # fmt: skip
-    cycle = start_cycle(campaign)
-    for item in ReviewItem.objects.filter(cycle=cycle)[:3]:
-        services.record_decision(item.pk, "revoke", "", actor=reviewer)
+def _closed_cycle_of(count: int) -> Cycle:
+    admin, _reviewer, cycle = make_cycle_of(count)
     services.stop_cycle(cycle.pk, actor=admin)
     return cycle
 
 
 def test_results_page_costs_the_same_number_of_queries_for_5_or_50_items(db):
-    small_cycle, large_cycle = _results_with(5), _results_with(50)
+    small_cycle, large_cycle = _closed_cycle_of(5), _closed_cycle_of(50)
     client = login(make_auditor())
     counts = []
     for cycle, expected in ((small_cycle, 5), (large_cycle, 50)):
@@ -303,7 +285,7 @@ def test_results_page_costs_the_same_number_of_queries_for_5_or_50_items(db):
 
 
 def test_cycle_detail_and_campaign_list_cost_the_same_for_5_or_50_items(db):
-    small_cycle, large_cycle = _results_with(5), _results_with(50)
+    small_cycle, large_cycle = _closed_cycle_of(5), _closed_cycle_of(50)
     client = login(make_auditor())
     counts = []
     for cycle in (small_cycle, large_cycle):
