@@ -148,6 +148,8 @@ class Command(BaseCommand):
         self.stdout.write("Press Ctrl-C to stop everything.\n")
 
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        # Started in the background by a shell, SIGINT arrives ignored; Ctrl-C must still stop us.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             if options["exit_after_start"]:
                 self._wait_for_web(url)
