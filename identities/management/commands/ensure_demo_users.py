@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from ...permissions import AUDITOR_GROUP
 from .demo import DEMO_USERS
 
 
@@ -23,3 +25,6 @@ class Command(BaseCommand):
             user.is_staff = is_staff
             user.is_superuser = is_staff
             user.save()
+            if not is_staff:
+                auditors, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+                user.groups.add(auditors)
