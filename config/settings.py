@@ -4,9 +4,12 @@ The defaults run the embedded demo (SQLite in var/, a filesystem Celery broker, 
 Production sets DEBUG=false and must then provide a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +54,8 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_htmx",
+    "csp",
+    "axes",
     "identities",
     "reviews",
 ]
@@ -64,7 +69,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,7 +112,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "signed_out"
+# People sign in through Entra ID (identities.signin, which logs them in with ModelBackend);
+# passwords exist only for the local break-glass admin, and axes rate-limits those attempts.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -193,12 +207,69 @@ LOGGING = {
         # msal and urllib3 at DEBUG would print request bodies; keep them quiet.
         "msal": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
 
+# ----- security --------------------------------------------------------------------------------
+# Production (DEBUG=false) passes `manage.py check --deploy` with no warning once SECRET_KEY,
+# ALLOWED_HOSTS and an https SITE_URL are set.
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # signed links in emails must not leak to other sites
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"  # Lax, not Strict: Entra ID's redirect back must carry it
+CSRF_COOKIE_SAMESITE = "Lax"
+# Behind a proxy that ends TLS: set SECURE_PROXY_SSL_HEADER to the header it sets, such as
+# X-Forwarded-Proto (and make sure the proxy overwrites it), or SECURE_SSL_REDIRECT=false when
+# the proxy itself redirects http to https.
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+if SITE_URL.startswith("https://"):
+    CSRF_TRUSTED_ORIGINS = ["https://" + urlsplit(SITE_URL).netloc]
 if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# Content-Security-Policy (django-csp 4): scripts and styles only from our own static files, no
+# inline code or style attributes anywhere; no framing. form-action lists the Entra authority
+# because browsers apply it to the redirect after a form post (sign-out goes on to Entra ID).
+_authority = urlsplit(AZURE_AUTHORITY_HOST.strip())
+_authority_origin = [f"{_authority.scheme}://{_authority.netloc}"] if _authority.netloc else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *_authority_origin],
+    },
+}
+
+# Failed password sign-ins (the break-glass account): 5 per username and address, then that
+# pair waits 15 minutes. Entra ID sign-in has its own protection and is not counted here.
+PASSWORD_FAILURES_ALLOWED = env.int("PASSWORD_FAILURES_ALLOWED", default=5)
+# axes refuses the attempt that reaches its limit: the one after the allowed failures.
+AXES_FAILURE_LIMIT = PASSWORD_FAILURES_ALLOWED + 1
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("PASSWORD_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "identities.auth_views.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Behind proxies, TRUSTED_PROXY_COUNT says how many: then (and only then) the client address is
+# read from X-Forwarded-For, which a client could otherwise forge to escape the lockout.
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)

@@ -1,17 +1,16 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from identities import auth_views
 from reviews import views as review_views
 
 urlpatterns = [
     path("", review_views.home, name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", auth_views.PasswordLoginView.as_view(), name="login"),
+    path("accounts/signin/", auth_views.signin_start, name="signin"),
+    path("accounts/signin/callback/", auth_views.signin_callback, name="signin_callback"),
+    path("accounts/logout/", auth_views.signout, name="logout"),
+    path("accounts/signed-out/", auth_views.signed_out, name="signed_out"),
     path("admin/", admin.site.urls),
     path("", include("identities.urls")),
     path("reviews/", include("reviews.urls")),

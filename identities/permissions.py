@@ -7,11 +7,16 @@ reviewer who sees only the items they were asked to review.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 AUDITOR_GROUP = "Auditor"
+# App role values defined on the app registration (Entra ID: App roles). Case matters, as in Entra.
+ADMIN_APP_ROLE = "Admin"
+AUDITOR_APP_ROLE = "Auditor"
 
 
 def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -44,3 +49,30 @@ def require_reader(request: HttpRequest) -> None:
     """Raise PermissionDenied (403) unless the signed-in user is an admin or an auditor."""
     if not can_read_all(request.user):
         raise PermissionDenied("Only admins and auditors may see this.")
+
+
+def apply_app_roles(user: AbstractBaseUser, roles: Iterable[str]) -> list[str]:
+    """Make the user's permissions exactly what their Entra app roles say.
+
+    Called at every Entra sign-in, so a role removed in Entra ID is removed here too. Returns
+    what changed ("+Admin", "-Auditor" …) for the sign-in log; an empty list when nothing did.
+    """
+    granted = set(roles)
+    changes: list[str] = []
+    wants_admin = ADMIN_APP_ROLE in granted
+    if bool(user.is_staff) != wants_admin:
+        user.is_staff = wants_admin
+        user.save(update_fields=["is_staff"])
+        changes.append(("+" if wants_admin else "-") + ADMIN_APP_ROLE)
+    wants_auditor = AUDITOR_APP_ROLE in granted
+    is_member = user.groups.filter(name=AUDITOR_GROUP).exists()
+    if is_member != wants_auditor:
+        if wants_auditor:
+            group, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+            user.groups.add(group)
+        else:
+            user.groups.remove(*Group.objects.filter(name=AUDITOR_GROUP))
+        changes.append(("+" if wants_auditor else "-") + AUDITOR_APP_ROLE)
+    if hasattr(user, "_spreview_is_auditor"):
+        del user._spreview_is_auditor
+    return changes

@@ -1,132 +1,360 @@
-"""Emails to reviewers and admins: invitations, reminders, completion notices.
+"""Emails to reviewers and admins: invitations, reminders, completion and failure notices.
 
-Every sender claims its work with a conditional UPDATE first, so two workers (or a tick that
-runs twice) never send the same reminder twice.
+Each email is one message to one person, in plain text and HTML, built from templates in
+templates/reviews/email/. Sending is exactly-once per occasion: a sender first claims its
+recipients in EmailDelivery (INSERT … ON CONFLICT DO NOTHING under its own claim token) and
+sends only to those it claimed, so two workers, or a tick that runs twice, never send the same
+email twice. A send that fails releases its claim, so that a retry sends it.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mass_mail
-from django.db.models import Count, Q
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import Count, Max, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import audit
-from .models import Cycle, Decision, ReviewItem
+from . import audit, links
+from .models import ApplyStatus, Cycle, Decision, EmailDelivery, ItemReviewer, ReviewItem
+
+logger = logging.getLogger(__name__)
+
+Kind = EmailDelivery.Kind
+
+# Scheduled reminders are rounds 1, 2, … (their place in the schedule); an admin's "send
+# reminders now" takes the next free round from here, so it never collides with the schedule.
+ADMIN_ROUNDS_FROM = 1000
+# After a failed reminder send, the tick tries the same round again this much later.
+REMINDER_RETRY_AFTER = timedelta(minutes=10)
+# How many assignments an invitation names; the queue shows the rest.
+INVITATION_PREVIEW = 10
+FAILURE_PREVIEW = 20
 
 
-def _queue_url(cycle: Cycle) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("reviews:queue", args=[cycle.pk])
+@dataclass(frozen=True)
+class Sent:
+    """What one send call did: sent now, failed (claim released), sent before (not again)."""
+
+    sent: int = 0
+    failed: int = 0
+    already: int = 0
+
+    def as_json(self, round_: int) -> dict[str, int]:
+        return {"round": round_, "sent": self.sent, "failed": self.failed, "already": self.already}
 
 
-def _reviewers(cycle: Cycle, *, pending_only: bool) -> list[tuple[object, int, int]]:
-    """(user, items, pending) per reviewer of the cycle who has an email address."""
-    items = ReviewItem.objects.filter(cycle=cycle)
+# --- rendering -------------------------------------------------------------------------------
+
+
+def display_name(user) -> str:
+    """How an email greets a person: their Entra display name, else their name, else username."""
+    account = getattr(user, "entra", None)
+    if account is not None and account.display_name:
+        return account.display_name
+    return user.get_full_name() or user.get_username()
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _message(template: str, context: dict, to: str, connection) -> EmailMultiAlternatives:
+    """One message from `{template}_subject.txt`, `{template}.txt` and `{template}.html`."""
+    subject = " ".join(render_to_string(f"reviews/email/{template}_subject.txt", context).split())
+    text = render_to_string(f"reviews/email/{template}.txt", context)
+    html = render_to_string(f"reviews/email/{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+        connection=connection,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+# --- claiming and sending --------------------------------------------------------------------
+
+
+def _claim(cycle: Cycle, kind: str, round_: int, user_ids: Iterable[int]) -> tuple[uuid.UUID, set]:
+    """Insert one delivery row per recipient; the ones carrying our token are ours to send."""
+    token = uuid.uuid4()
+    EmailDelivery.objects.bulk_create(
+        [
+            EmailDelivery(cycle=cycle, kind=kind, round=round_, recipient_id=pk, claim=token)
+            for pk in user_ids
+        ],
+        ignore_conflicts=True,
+    )
+    mine = set(EmailDelivery.objects.filter(claim=token).values_list("recipient_id", flat=True))
+    return token, mine
+
+
+def _send(
+    cycle: Cycle,
+    kind: str,
+    round_: int,
+    recipients: list,
+    build: Callable[[object, object], EmailMultiAlternatives],
+) -> Sent:
+    """Claim, then send `build(user, connection)` to each recipient claimed by this call."""
+    if not recipients:
+        return Sent()
+    token, mine = _claim(cycle, kind, round_, [u.pk for u in recipients])
+    if not mine:
+        return Sent(already=len(recipients))
+    sent = 0
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+        for user in recipients:
+            if user.pk not in mine:
+                continue
+            try:
+                build(user, connection).send()
+            except OSError as exc:  # SMTPException is one too
+                logger.warning("%s to user %s, cycle %s failed: %s", kind, user.pk, cycle.pk, exc)
+                continue
+            EmailDelivery.objects.filter(claim=token, recipient_id=user.pk).update(
+                sent_at=timezone.now()
+            )
+            sent += 1
+    except OSError as exc:
+        logger.warning("%s for cycle %s: the mail server refused: %s", kind, cycle.pk, exc)
+    finally:
+        connection.close()
+        # Whatever was claimed and not sent (a refused message, a lost server, an error while
+        # rendering) is released, so that the next attempt sends it.
+        released, _ = EmailDelivery.objects.filter(claim=token, sent_at__isnull=True).delete()
+    return Sent(sent=sent, failed=released, already=len(recipients) - len(mine))
+
+
+def _audit(action: str, cycle: Cycle, what: str, result: Sent, round_: int, actor=None) -> None:
+    extra = f", {result.failed} failed" if result.failed else ""
+    audit.record(
+        action,
+        actor=actor,
+        summary=f"{cycle.campaign.name} #{cycle.number}: {result.sent} {what} sent{extra}",
+        campaign_id=cycle.campaign_id,
+        cycle_id=cycle.pk,
+        new=result.as_json(round_),
+    )
+
+
+# --- reviewers: invitations and reminders ----------------------------------------------------
+
+
+def _reviewers(cycle: Cycle, *, pending_only: bool) -> list:
+    """Reviewers of the cycle who have an email address, with `total` and `pending` counts."""
     rows = (
-        items.values("reviewer_links__user")
+        ReviewItem.objects.filter(cycle=cycle, reviewer_links__user__isnull=False)
+        .values("reviewer_links__user")
         .annotate(
             total=Count("pk", distinct=True),
             pending=Count("pk", filter=Q(decision=Decision.PENDING), distinct=True),
         )
-        .filter(reviewer_links__user__isnull=False)
     )
     counts = {r["reviewer_links__user"]: (r["total"], r["pending"]) for r in rows}
-    users = get_user_model().objects.filter(pk__in=counts).exclude(email="").order_by("pk")
-    found = [(u, *counts[u.pk]) for u in users]
-    return [row for row in found if row[2] > 0] if pending_only else found
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=counts, is_active=True)
+        .exclude(email="")
+        .select_related("entra")
+        .order_by("pk")
+    )
+    found = []
+    for user in users:
+        user.total, user.pending = counts[user.pk]
+        if user.pending or not pending_only:
+            found.append(user)
+    return found
 
 
-def _messages(cycle: Cycle, template: str, rows) -> list[tuple[str, str, str, list[str]]]:
-    messages = []
-    for user, total, pending in rows:
-        context = {
-            "cycle": cycle,
-            "campaign": cycle.campaign,
-            "user": user,
-            "total": total,
-            "pending": pending,
-            "url": _queue_url(cycle),
-            "invitation_text": cycle.setting("invitation_text"),
-        }
-        subject = " ".join(
-            render_to_string(f"reviews/email/{template}_subject.txt", context).split()
-        )
-        body = render_to_string(f"reviews/email/{template}.txt", context)
-        messages.append((subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]))
-    return messages
+def _reviewer_context(cycle: Cycle, user) -> dict:
+    return {
+        "cycle": cycle,
+        "campaign": cycle.campaign,
+        "name": display_name(user),
+        "total": user.total,
+        "pending": user.pending,
+        "url": links.make_link(user, cycle),
+        "my_reviews_url": _absolute(reverse("reviews:my_reviews")),
+    }
+
+
+def _previews(cycle: Cycle, users: list) -> dict[int, list[tuple[str, str]]]:
+    """The first assignments (principal, role) each reviewer is asked about, in one query."""
+    rows = (
+        ItemReviewer.objects.filter(item__cycle=cycle, user_id__in=[u.pk for u in users])
+        .order_by("user_id", "item__principal_name", "item__role_name", "item_id")
+        .values_list("user_id", "item__principal_name", "item__role_name")
+    )
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for user_id, principal, role in rows:
+        if len(found[user_id]) < INVITATION_PREVIEW:
+            found[user_id].append((principal, role))
+    return found
+
+
+def _open_cycle(cycle_id: int) -> Cycle | None:
+    cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
+    return cycle if cycle is not None and cycle.is_open else None
 
 
 def send_invitations(cycle_id: int) -> int:
-    cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
-    if cycle is None or not cycle.is_open:
+    """One invitation per reviewer of a cycle that has just started; how many were sent."""
+    cycle = _open_cycle(cycle_id)
+    if cycle is None:
         return 0
-    sent = send_mass_mail(_messages(cycle, "invitation", _reviewers(cycle, pending_only=False)))
-    audit.record(
-        "reviews.email.invitations",
-        summary=f"{cycle.campaign.name} #{cycle.number}: {sent} invitations sent",
-        campaign_id=cycle.campaign_id,
-        cycle_id=cycle.pk,
-        new={"sent": sent},
-    )
-    return sent
+    reviewers = _reviewers(cycle, pending_only=False)
+    previews = _previews(cycle, reviewers)
+    text = cycle.setting("invitation_text")
+
+    def build(user, connection) -> EmailMultiAlternatives:
+        context = _reviewer_context(cycle, user)
+        context["invitation_text"] = text
+        context["preview"] = previews.get(user.pk, [])
+        context["more"] = max(0, user.total - len(context["preview"]))
+        return _message("invitation", context, user.email, connection)
+
+    result = _send(cycle, Kind.INVITATION, 0, reviewers, build)
+    if result.sent or result.failed:
+        _audit("reviews.email.invitations", cycle, "invitations", result, 0)
+    return result.sent
 
 
-def _next_reminder(cycle: Cycle, after: datetime) -> datetime | None:
+def _reminder_schedule(cycle: Cycle) -> list[datetime]:
     days = cycle.setting("reminder_days") or []
-    moments = sorted(cycle.ends_at - timedelta(days=int(d)) for d in days)
-    return next((m for m in moments if m > after), None)
+    return sorted({cycle.ends_at - timedelta(days=int(d)) for d in days})
+
+
+def _send_reminder_round(cycle: Cycle, round_: int, *, actor=None) -> Sent:
+    reviewers = _reviewers(cycle, pending_only=True)
+
+    def build(user, connection) -> EmailMultiAlternatives:
+        return _message("reminder", _reviewer_context(cycle, user), user.email, connection)
+
+    result = _send(cycle, Kind.REMINDER, round_, reviewers, build)
+    if actor is not None or result.sent or result.failed:
+        _audit("reviews.email.reminders", cycle, "reminders", result, round_, actor=actor)
+    return result
 
 
 def send_reminders(cycle: Cycle, *, actor=None) -> int:
-    """One reminder per reviewer with pending items."""
-    rows = _reviewers(cycle, pending_only=True)
-    sent = send_mass_mail(_messages(cycle, "reminder", rows))
-    audit.record(
-        "reviews.email.reminders",
-        actor=actor,
-        summary=f"{cycle.campaign.name} #{cycle.number}: {sent} reminders sent",
-        campaign_id=cycle.campaign_id,
-        cycle_id=cycle.pk,
-        new={"sent": sent},
-    )
-    return sent
+    """An admin's "send reminders now": a round of its own, to every reviewer with pending
+    items. A double click finds the same free round and sends nothing more."""
+    last = EmailDelivery.objects.filter(
+        cycle=cycle, kind=Kind.REMINDER, round__gte=ADMIN_ROUNDS_FROM
+    ).aggregate(last=Max("round"))["last"]
+    round_ = (last + 1) if last is not None else ADMIN_ROUNDS_FROM
+    return _send_reminder_round(cycle, round_, actor=actor).sent
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
+    """The tick's reminders: for each running cycle whose reminder is due, the latest
+    scheduled round that has come, then the due date moves to the next one."""
     now = now or timezone.now()
     total = 0
     due = Cycle.objects.filter(status=Cycle.Status.ACTIVE, next_reminder_at__lte=now)
     for cycle in due.select_related("campaign"):
-        following = _next_reminder(cycle, now)
-        claimed = Cycle.objects.filter(
+        schedule = _reminder_schedule(cycle)
+        round_ = sum(1 for moment in schedule if moment <= now)
+        following = next((m for m in schedule if m > now), None)
+        result = Sent()
+        if round_ and cycle.ends_at > now:
+            result = _send_reminder_round(cycle, round_)
+        if result.failed:
+            # Try the same round again soon; the cycle's end bounds the retries.
+            retry = now + REMINDER_RETRY_AFTER
+            following = min(retry, following) if following else retry
+        Cycle.objects.filter(
             pk=cycle.pk, status=Cycle.Status.ACTIVE, next_reminder_at=cycle.next_reminder_at
-        ).update(next_reminder_at=following, reminders_sent=cycle.reminders_sent + 1)
-        if claimed:
-            total += send_reminders(cycle)
+        ).update(next_reminder_at=following, reminders_sent=max(round_, cycle.reminders_sent))
+        total += result.sent
     return total
 
 
+# --- admins: completion and failure notices --------------------------------------------------
+
+
+def _admins() -> list:
+    return list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .select_related("entra")
+        .order_by("pk")
+    )
+
+
 def send_completion_notice(cycle_id: int) -> int:
+    """To every admin once the cycle closed: what was kept and what is to be revoked."""
     cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
-    if cycle is None:
+    if cycle is None or not cycle.is_closed:
         return 0
-    admins = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
     counts = cycle.items.aggregate(
         total=Count("pk"),
         revoke=Count("pk", filter=Q(outcome="revoke")),
         keep=Count("pk", filter=Q(outcome="keep")),
+        undecided=Count("pk", filter=Q(outcome_source__startswith="default:")),
     )
     context = {
         "cycle": cycle,
         "campaign": cycle.campaign,
         "counts": counts,
-        "url": settings.SITE_URL.rstrip("/") + reverse("reviews:results", args=[cycle.pk]),
+        "auto_apply": bool(cycle.setting("auto_apply")),
+        "url": _absolute(reverse("reviews:results", args=[cycle.pk])),
     }
-    subject = " ".join(render_to_string("reviews/email/completed_subject.txt", context).split())
-    body = render_to_string("reviews/email/completed.txt", context)
-    return send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [a.email]) for a in admins])
+
+    def build(user, connection) -> EmailMultiAlternatives:
+        personal = {**context, "name": display_name(user)}
+        return _message("completed", personal, user.email, connection)
+
+    result = _send(cycle, Kind.COMPLETION, 0, _admins(), build)
+    if result.sent or result.failed:
+        _audit("reviews.email.completion", cycle, "completion notices", result, 0)
+    return result.sent
+
+
+def send_failure_notice(cycle_id: int, apply_round: int) -> int:
+    """To every admin when an apply round settled with removals that failed."""
+    cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
+    if cycle is None:
+        return 0
+    failed = cycle.items.filter(apply_status=ApplyStatus.FAILED).order_by(
+        "principal_name", "role_name", "pk"
+    )
+    count = failed.count()
+    if not count:
+        return 0
+    context = {
+        "cycle": cycle,
+        "campaign": cycle.campaign,
+        "count": count,
+        "failed": list(failed[:FAILURE_PREVIEW]),
+        "more": max(0, count - FAILURE_PREVIEW),
+        "removed": cycle.items.filter(
+            apply_status__in=(ApplyStatus.APPLIED, ApplyStatus.ALREADY_GONE)
+        ).count(),
+        "url": _absolute(reverse("reviews:results", args=[cycle.pk])),
+    }
+
+    def build(user, connection) -> EmailMultiAlternatives:
+        return _message("failed", {**context, "name": display_name(user)}, user.email, connection)
+
+    result = _send(cycle, Kind.FAILURE, apply_round, _admins(), build)
+    if result.sent or result.failed:
+        _audit("reviews.email.failures", cycle, "failure notices", result, apply_round)
+    return result.sent

@@ -145,6 +145,8 @@ class Cycle(models.Model):
     )
     apply_requested_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # Counts apply requests and retries, so that each one's failures are reported once.
+    apply_round = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-starts_at", "-pk"]
@@ -336,3 +338,40 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_label}"
+
+
+class EmailDelivery(models.Model):
+    """One email to one person for one occasion: the claim that makes sending exactly-once.
+
+    A sender inserts its rows with ON CONFLICT DO NOTHING under its own `claim` token and sends
+    only the rows that carry that token; a failed send deletes its row so that a retry can send
+    it. Not the audit log: rows are updated (sent_at) and deleted (released claims).
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+        COMPLETION = "completion", "Completion notice"
+        FAILURE = "failure", "Failed removals notice"
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Reminders: the scheduled reminder's number, or an admin's "send now" (see reviews.emails);
+    # failure notices: the cycle's apply round; otherwise 0.
+    round = models.PositiveIntegerField(default=0)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    claim = models.UUIDField(db_index=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "kind", "round", "recipient"], name="email_once_per_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.round} of cycle {self.cycle_id} to {self.recipient_id}"

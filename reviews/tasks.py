@@ -80,6 +80,10 @@ def enqueue_completion_notice(cycle_id: int) -> None:
     transaction.on_commit(lambda: send_completion_notice.delay(cycle_id))
 
 
+def enqueue_failure_notice(cycle_id: int, apply_round: int) -> None:
+    transaction.on_commit(lambda: send_failure_notice.delay(cycle_id, apply_round))
+
+
 @shared_task(ignore_result=True)
 def send_invitations(cycle_id: int) -> int:
     return emails.send_invitations(cycle_id)
@@ -88,3 +92,8 @@ def send_invitations(cycle_id: int) -> int:
 @shared_task(ignore_result=True)
 def send_completion_notice(cycle_id: int) -> int:
     return emails.send_completion_notice(cycle_id)
+
+
+@shared_task(ignore_result=True)
+def send_failure_notice(cycle_id: int, apply_round: int) -> int:
+    return emails.send_failure_notice(cycle_id, apply_round)

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import views
+from . import link_views, views
 
 app_name = "reviews"
 
 urlpatterns = [
     path("", views.my_reviews, name="my_reviews"),
+    path("l/<str:token>/", link_views.link, name="link"),
     path("campaigns/", views.campaigns, name="campaigns"),
     path("campaigns/new/", views.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),

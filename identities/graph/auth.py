@@ -148,21 +148,26 @@ def _federated_credential(path: str) -> dict:
     return {"client_assertion": read_token}
 
 
+def client_credential(config: GraphSettings) -> dict | str:
+    """The credential msal wants for this app registration, checked now (files, passwords).
+
+    Shared by the sync's client-credentials flow and the sign-in's authorization-code flow, so
+    that one app registration with one credential serves both.
+    """
+    if config.mode == "federated":
+        return _federated_credential(config.federated_token_file)
+    if config.mode == "certificate":
+        return _certificate_credential(config.certificate_path, config.certificate_password)
+    return config.client_secret
+
+
 class TokenProvider:
     """Hands out app-only Graph tokens; msal caches them until five minutes before expiry."""
 
     def __init__(self, config: GraphSettings, *, http_client: requests.Session | None = None):
         config.validate()
         self.config = config
-        if config.mode == "federated":
-            credential: dict | str = _federated_credential(config.federated_token_file)
-        elif config.mode == "certificate":
-            credential = _certificate_credential(
-                config.certificate_path, config.certificate_password
-            )
-        else:
-            credential = config.client_secret
-        self._credential = credential
+        self._credential = client_credential(config)
         self._http_client = http_client
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,15 +20,31 @@ import jwt
 from cryptography import x509
 from jwt.algorithms import RSAAlgorithm
 
+from .authcore import (
+    GRAPH_APP_ID,
+    GRAPH_RESOURCE,
+    RESERVED_SCOPES,
+    AuthResponse,
+    LoginError,
+)
 from .ca import KeyMaterial, b64url
+from .interactive import InteractiveSignIn
 from .odata import GraphError
 from .tenant import SimTenant
 
-GRAPH_RESOURCE = "https://graph.microsoft.com"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+__all__ = [
+    "DEFAULT_APP_ROLES",
+    "FEDERATED_AUDIENCE",
+    "GRAPH_APP_ID",
+    "GRAPH_RESOURCE",
+    "AuthResponse",
+    "LoginAuthority",
+    "LoginError",
+]
+
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 
 # What the sync's app registration is granted by default (GRAPH_CONTRACT.md, "Permissions").
 DEFAULT_APP_ROLES = (
@@ -44,22 +59,7 @@ DEFAULT_APP_ROLES = (
 )
 
 
-@dataclass
-class AuthResponse:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class LoginError(Exception):
-    """An Entra error answer (`error` + AADSTS code)."""
-
-    def __init__(self, status: int, error: str, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error, self.code, self.message = status, error, code, message
-
-
-class LoginAuthority:
+class LoginAuthority(InteractiveSignIn):
     """Serves `/{tenant}/...` for one tenant; base_url is the simulator's https origin."""
 
     def __init__(
@@ -69,6 +69,7 @@ class LoginAuthority:
         base_url: str,
         graph_url: str,
         token_lifetime: int,
+        code_lifetime: int = 600,
     ) -> None:
         self.tenant = tenant
         self.keys = keys
@@ -77,21 +78,33 @@ class LoginAuthority:
         self.token_lifetime = token_lifetime
         self._verified: dict[str, dict[str, Any]] = {}
         self._verified_lock = threading.Lock()
+        self._init_interactive(code_lifetime)
 
     # ----- routing ---------------------------------------------------------------------------
 
     def handle(
-        self, method: str, segments: list[str], form: Mapping[str, str], client_request_id: str
+        self,
+        method: str,
+        segments: list[str],
+        form: Mapping[str, str],
+        client_request_id: str,
+        query: Mapping[str, str] | None = None,
+        cookie_header: str = "",
     ) -> AuthResponse:
+        """Answer one request; form is the POST body, query the URL's parameters."""
         tenant_segment, rest = segments[0], "/".join(segments[1:])
+        # The interactive endpoints take their parameters from the query or a POSTed form.
+        params = {**(query or {}), **form}
         routes: dict[str, Callable[[], AuthResponse]] = {
             "v2.0/.well-known/openid-configuration": lambda: self._discovery(tenant_segment),
             ".well-known/openid-configuration": lambda: self._discovery(tenant_segment),
             "discovery/v2.0/keys": self._keys,
             "discovery/keys": self._keys,
             "oauth2/v2.0/token": lambda: self._token(method, tenant_segment, form),
-            "oauth2/v2.0/authorize": self._not_implemented,
-            "oauth2/v2.0/logout": self._not_implemented,
+            "oauth2/v2.0/authorize": lambda: self._authorize(
+                method, tenant_segment, params, cookie_header, client_request_id
+            ),
+            "oauth2/v2.0/logout": lambda: self._logout(tenant_segment, params, cookie_header),
         }
         route = routes.get(rest)
         if route is None:
@@ -102,6 +115,8 @@ class LoginAuthority:
                 raise LoginError(400, "invalid_tenant", 90002, self._unknown_tenant(tenant_segment))
             return route()
         except LoginError as exc:
+            if rest in ("oauth2/v2.0/authorize", "oauth2/v2.0/logout"):
+                return self._error_page(exc, client_request_id)  # a browser is looking
             return AuthResponse(exc.status, self._error_body(exc, client_request_id))
 
     def _known_tenant(self, segment: str) -> bool:
@@ -193,15 +208,6 @@ class LoginAuthority:
         jwk.update({"kid": self.keys.token_kid, "use": "sig", "alg": "RS256"})
         return AuthResponse(200, {"keys": [jwk]})
 
-    def _not_implemented(self) -> AuthResponse:
-        return AuthResponse(
-            501,
-            {
-                "error": "not_implemented",
-                "error_description": "Interactive sign-in is not implemented yet in the simulator.",
-            },
-        )
-
     # ----- token endpoint -----------------------------------------------------------------------
 
     def _token(self, method: str, tenant_segment: str, form: Mapping[str, str]) -> AuthResponse:
@@ -212,7 +218,7 @@ class LoginAuthority:
         if not self._known_tenant(tenant_segment):
             raise LoginError(400, "invalid_request", 90002, self._unknown_tenant(tenant_segment))
         grant_type = self._required(form, "grant_type")
-        if grant_type != "client_credentials":
+        if grant_type not in GRANT_TYPES:
             raise LoginError(
                 400,
                 "unsupported_grant_type",
@@ -231,7 +237,27 @@ class LoginAuthority:
                 "installed by the administrator of the tenant or consented to by any user in the "
                 "tenant. You may have sent your authentication request to the wrong tenant.",
             )
-        self._check_scope(self._required(form, "scope"))
+        if grant_type == "client_credentials":
+            self._check_scope(self._required(form, "scope"))
+        credential = self._authenticate_client(form, tenant_segment)
+        if grant_type == "authorization_code":
+            return self._redeem_code(form, credential)
+        if grant_type == "refresh_token":
+            return self._redeem_refresh_token(form, credential)
+        token = self._issue_access_token(credential)
+        return AuthResponse(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime,
+                "ext_expires_in": self.token_lifetime,
+                "access_token": token,
+            },
+        )
+
+    def _authenticate_client(self, form: Mapping[str, str], tenant_segment: str) -> str:
+        """Check the client secret or assertion; returns "secret", "certificate" or "federated"."""
+        app = self.tenant.app
         if form.get("client_secret"):
             if not hmac.compare_digest(form["client_secret"].encode(), app.client_secret.encode()):
                 raise LoginError(
@@ -242,8 +268,8 @@ class LoginAuthority:
                     "is the client secret value, not the client secret ID, for a secret added to "
                     f"app '{app.client_id}'.",
                 )
-            credential = "secret"
-        elif form.get("client_assertion"):
+            return "secret"
+        if form.get("client_assertion"):
             if form.get("client_assertion_type") != JWT_BEARER:
                 raise LoginError(
                     400,
@@ -252,24 +278,13 @@ class LoginAuthority:
                     "The request body must contain the following parameter: "
                     f"'client_assertion_type' with the value '{JWT_BEARER}'.",
                 )
-            credential = self._check_assertion(form["client_assertion"], tenant_segment)
-        else:
-            raise LoginError(
-                401,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.",
-            )
-        token = self._issue_access_token(credential)
-        return AuthResponse(
-            200,
-            {
-                "token_type": "Bearer",
-                "expires_in": self.token_lifetime,
-                "ext_expires_in": self.token_lifetime,
-                "access_token": token,
-            },
+            return self._check_assertion(form["client_assertion"], tenant_segment)
+        raise LoginError(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or "
+            "'client_secret'.",
         )
 
     @staticmethod

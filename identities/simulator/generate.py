@@ -10,6 +10,7 @@ are shaped so that even a tiny tenant contains every special case a review UI mu
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from . import roles as catalogue
 from .auth import DEFAULT_APP_ROLES, FEDERATED_AUDIENCE
 from .tenant import (
+    APP_ROLE_ADMIN,
+    APP_ROLE_AUDITOR,
     AppRegistration,
     Group,
     RoleAssignment,
@@ -164,6 +167,7 @@ class _Generator:
         self._sync_app_principal(sync_sp_id, app)
         self._privileged_holders()
         self._noise()
+        self._app_role_holders()
         return self.tenant
 
     def _secret(self, length: int = 40) -> str:
@@ -233,6 +237,31 @@ class _Generator:
             self.tenant.users[user.id] = user
         self.user_ids = list(self.tenant.users)
         self.mailless_user = self.user_ids[0]
+
+    def _app_role_holders(self) -> None:
+        """One Admin and one Auditor of spreview itself, chosen among users who own no service
+        principal (owners are the reviewers, plain users). Runs last and draws from its own
+        seeded PRNG, so the rest of the tenant is the same as before app roles existed; when
+        every user owns something, the two people are added."""
+        rng = random.Random(f"spreview-simulator/app-roles/{self.size}/{self.seed}")  # noqa: S311
+        owners = {o for sp in self.tenant.service_principals.values() for o in sp.owner_ids}
+        candidates = [u for u in self.user_ids if u not in owners and u != self.mailless_user]
+        chosen = rng.sample(candidates, k=min(2, len(candidates)))
+        personas = (("Ada", "Admin", "IT Operations Lead"), ("Ruth", "Auditor", "Internal Auditor"))
+        for first, last, title in personas[len(chosen) :]:
+            upn = f"{first.lower()}.{last.lower()}@{self.tenant.default_domain}"
+            user = User(
+                id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                display_name=f"{first} {last}",
+                user_principal_name=upn,
+                mail=upn,
+                given_name=first,
+                surname=last,
+                job_title=title,
+            )
+            self.tenant.users[user.id] = user
+            chosen.append(user.id)
+        self.tenant.app.user_roles = {chosen[0]: [APP_ROLE_ADMIN], chosen[1]: [APP_ROLE_AUDITOR]}
 
     def _sync_app_principal(self, sp_id: str, app: AppRegistration) -> None:
         self.tenant.service_principals[sp_id] = ServicePrincipal(

@@ -8,8 +8,10 @@ keep-alive with a Content-Length on every answer, so a requests.Session reuses o
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth import DEFAULT_APP_ROLES, FEDERATED_AUDIENCE, AuthResponse, LoginAuthority
 from .ca import CLIENT_CERTIFICATE_PASSWORD, KeyMaterial, ensure_key_material
@@ -48,6 +50,9 @@ _TENANT_OPERATIONS = (
     "rename_principal",
     "add_service_principal",
     "delete_service_principal",
+    "grant_app_role",
+    "revoke_app_role",
+    "set_redirect_uris",
 )
 
 Answer = tuple[int, Any, dict[str, str], str]  # status, JSON body or None, headers, content type
@@ -67,6 +72,7 @@ class Simulator:
         port: int = 0,
         page_size: int = 100,
         token_lifetime: int = 3599,
+        code_lifetime: int = 600,
         _loaded: bool = False,
     ) -> None:
         if not 1 <= page_size <= 999:
@@ -76,6 +82,7 @@ class Simulator:
         self.host = host
         self.page_size = page_size
         self.token_lifetime = token_lifetime
+        self.code_lifetime = code_lifetime  # authorization codes, seconds (Entra: 10 minutes)
         self.faults = Faults()
         self.requests = RequestLog()
         self.keys: KeyMaterial = ensure_key_material(self.state_dir)
@@ -107,7 +114,7 @@ class Simulator:
         self._port = server.server_address[1]
         origin = f"https://{self.host}:{self._port}"
         self._authority = LoginAuthority(
-            self.tenant, self.keys, origin, origin, self.token_lifetime
+            self.tenant, self.keys, origin, origin, self.token_lifetime, self.code_lifetime
         )
         self._graph = GraphApi(
             self.tenant, self.faults, PageCursors(), origin, self.page_size, self._writer.changed
@@ -229,6 +236,26 @@ class Simulator:
         tmp.replace(target)  # atomic, like the kubelet's rotation
         return target
 
+    def sign_in(self, auth_uri: str, user_id: str) -> dict[str, str]:
+        """Play the browser for a test: submit the sign-in page of auth_uri (msal's
+        `initiate_auth_code_flow(...)["auth_uri"]`) as user_id, the way its form does, and
+        return what the simulator sends to the redirect URI ({"code", "state", ...} or
+        {"error", "error_description", "state"}), ready for acquire_token_by_auth_code_flow."""
+        import requests  # msal's own dependency; imported here to keep start-up light
+
+        url, _, query = auth_uri.partition("?")
+        fields = {**dict(parse_qsl(query, keep_blank_values=True)), "user_id": user_id}
+        answer = requests.post(
+            url, data=fields, allow_redirects=False, verify=str(self.ca_path), timeout=30
+        )
+        if answer.status_code == 302:
+            location = urlsplit(answer.headers["Location"])
+            return dict(parse_qsl(location.query or location.fragment, keep_blank_values=True))
+        if answer.status_code == 200 and 'name="code"' in answer.text:  # response_mode=form_post
+            pairs = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', answer.text)
+            return {html.unescape(k): html.unescape(v) for k, v in pairs}
+        raise RuntimeError(f"sign-in failed: HTTP {answer.status_code}: {answer.text[:500]}")
+
     def _register_credentials(self) -> None:
         """Make the app registration accept this state dir's certificate and federated issuer."""
         app = self.tenant.app
@@ -274,7 +301,7 @@ class Simulator:
             return self._control(method, path, raw_query, body)
         if first in ("v1.0", "beta"):
             return self._graph_answer(method, path, raw_query, headers, body)
-        return self._login_answer(method, path, headers, body)
+        return self._login_answer(method, path, raw_query, headers, body)
 
     def _graph_answer(
         self, method: str, path: str, raw_query: str, headers: Mapping[str, str], body: bytes
@@ -317,7 +344,7 @@ class Simulator:
         )
 
     def _login_answer(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+        self, method: str, path: str, raw_query: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
         segments = [unquote(s) for s in path.split("/")[1:] if s]
         if not segments:
@@ -325,14 +352,26 @@ class Simulator:
         else:
             form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             answer = self._login().handle(
-                method, segments, form, headers.get("client-request-id", "")
+                method,
+                segments,
+                form,
+                headers.get("client-request-id", ""),
+                query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+                cookie_header=headers.get("Cookie") or "",
             )
         headers_out = {
             "Cache-Control": "no-store, no-cache",
             "Pragma": "no-cache",
             **answer.headers,
         }
-        return answer.status, answer.body, headers_out, JSON_CONTENT_TYPE
+        if isinstance(answer.body, str):  # an HTML page (sign-in, errors) or an empty redirect
+            headers_out["X-Frame-Options"] = "DENY"
+            headers_out["Content-Security-Policy"] = (
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                "form-action *; frame-ancestors 'none'"
+            )
+            return answer.status, answer.body.encode(), headers_out, answer.content_type
+        return answer.status, answer.body, headers_out, answer.content_type
 
     def _control(self, method: str, path: str, raw_query: str, body: bytes) -> Answer:
         """Test hooks for a simulator in another process: faults, request log, tenant changes."""
@@ -357,6 +396,8 @@ class Simulator:
             elif route == ("DELETE", "/_sim/faults"):
                 self.faults.clear()
                 result = self.faults.describe()
+            elif route == ("GET", "/_sim/people"):
+                result = [p._asdict() for p in self.tenant.demo_people()]
             elif route == ("GET", "/_sim/expected"):
                 result = sorted(list(t) for t in self.tenant.expected_privileged_sp_assignments())
             elif route == ("POST", "/_sim/tenant"):
@@ -457,7 +498,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "InternalServerError", "The simulator failed unexpectedly.", request_id, request_id
             )
             status, headers, content_type = 500, {"request-id": request_id}, GRAPH_CONTENT_TYPE
-        data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        if isinstance(payload, bytes):
+            data = payload
+        else:
+            data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         if not self.path.startswith("/_sim/"):
             # Logged before answering, so a client that got its answer finds it in the log.
             self.simulator.requests.append(

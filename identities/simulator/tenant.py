@@ -18,10 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 FORMAT_VERSION = 1
 KINDS = ("active", "pim_active", "eligible")
+# The app roles spreview's registration defines; users hold them through app-role assignments.
+APP_ROLE_ADMIN = "Admin"
+APP_ROLE_AUDITOR = "Auditor"
+APP_ROLE_VALUES = (APP_ROLE_ADMIN, APP_ROLE_AUDITOR)
 
 
 def iso(moment: datetime) -> str:
@@ -182,6 +186,23 @@ class AppRegistration(_Record):
     certificates: list[dict[str, str]] = field(default_factory=list)
     # [{"name", "issuer", "subject", "audiences": [...]}]
     federated_credentials: list[dict[str, Any]] = field(default_factory=list)
+    # Reply URLs for user sign-in (authorization-code flow). An empty list is a simulator
+    # convenience for tests and the demo, whose ports are not known in advance: any
+    # http://127.0.0.1:*, http://localhost:* or https://127.0.0.1:* URI is accepted. A non-empty
+    # list is enforced as Entra enforces it (exact match, else AADSTS50011).
+    redirect_uris: list[str] = field(default_factory=list)
+    # App-role assignments of users: user object id -> role values ("Admin", "Auditor"). They
+    # reach the app as the id_token's `roles` claim.
+    user_roles: dict[str, list[str]] = field(default_factory=dict)
+
+
+class DemoPerson(NamedTuple):
+    """One person on the simulator's sign-in page."""
+
+    user_id: str
+    display_name: str
+    upn: str
+    roles: list[str]
 
 
 class _HasPrincipalRole(Protocol):
@@ -350,6 +371,58 @@ class SimTenant:
                     ):
                         holders.add(record.principal_id)
             return holders
+
+    # ----- people who sign in -----------------------------------------------------------------
+
+    def demo_people(self) -> list[DemoPerson]:
+        """Users who can sign in (enabled accounts), for the sign-in page: admins first, then
+        auditors, then everyone else, each group by name."""
+        with self.lock:
+            people = [
+                DemoPerson(u.id, u.display_name, u.user_principal_name, self.app_roles_of(u.id))
+                for u in self.users.values()
+                if u.account_enabled
+            ]
+
+        def rank(person: DemoPerson) -> tuple[int, str, str]:
+            first = 0 if APP_ROLE_ADMIN in person.roles else 1 if person.roles else 2
+            return first, person.display_name.casefold(), person.upn.casefold()
+
+        return sorted(people, key=rank)
+
+    def app_roles_of(self, user_id: str) -> list[str]:
+        """The app roles assigned to a user, in APP_ROLE_VALUES order."""
+        with self.lock:
+            held = self.app.user_roles.get(user_id) or ()
+            return [role for role in APP_ROLE_VALUES if role in held]
+
+    def grant_app_role(self, user_id: str, role: str) -> None:
+        """Assign one of the app's roles ("Admin" or "Auditor") to a user (idempotent)."""
+        if role not in APP_ROLE_VALUES:
+            raise ValueError(f"role must be one of {APP_ROLE_VALUES}")
+        with self.lock:
+            if user_id not in self.users:
+                raise ValueError(f"unknown user {user_id}")
+            held = self.app.user_roles.setdefault(user_id, [])
+            if role not in held:
+                held.append(role)
+                self.version += 1
+
+    def revoke_app_role(self, user_id: str, role: str) -> None:
+        """Remove an app-role assignment (idempotent)."""
+        with self.lock:
+            held = self.app.user_roles.get(user_id)
+            if held and role in held:
+                held.remove(role)
+                if not held:
+                    del self.app.user_roles[user_id]
+                self.version += 1
+
+    def set_redirect_uris(self, uris: list[str]) -> None:
+        """Register reply URLs (an empty list restores "any loopback URI")."""
+        with self.lock:
+            self.app.redirect_uris = [str(u) for u in uris]
+            self.version += 1
 
     # ----- mutation helpers for tests ---------------------------------------------------------
 

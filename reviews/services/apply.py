@@ -47,7 +47,8 @@ def request_apply(cycle_id: int, *, actor, now: datetime | None = None) -> int:
     cycle.items.filter(pk__in=ids).update(apply_status=ApplyStatus.QUEUED)
     cycle.status = Cycle.Status.APPLYING
     cycle.apply_requested_at = now
-    cycle.save(update_fields=["status", "apply_requested_at"])
+    cycle.apply_round += 1
+    cycle.save(update_fields=["status", "apply_requested_at", "apply_round"])
     audit.record(
         "reviews.apply.requested",
         actor=actor,
@@ -78,7 +79,8 @@ def retry_failed(cycle_id: int, *, actor, now: datetime | None = None) -> int:
         apply_status=ApplyStatus.QUEUED, apply_error="", apply_error_code=""
     )
     cycle.status = Cycle.Status.APPLYING
-    cycle.save(update_fields=["status"])
+    cycle.apply_round += 1
+    cycle.save(update_fields=["status", "apply_round"])
     audit.record(
         "reviews.apply.retried",
         actor=actor,
@@ -102,6 +104,11 @@ def _settle_cycle(cycle: Cycle, now: datetime) -> None:
     cycle.status = Cycle.Status.APPLIED
     cycle.applied_at = now
     cycle.save(update_fields=["status", "applied_at"])
+    if cycle.items.filter(apply_status=ApplyStatus.FAILED).exists():
+        from ..tasks import enqueue_failure_notice  # tasks import services
+
+        # Once per apply round: the notice's deliveries are keyed by it.
+        enqueue_failure_notice(cycle.pk, cycle.apply_round)
 
 
 def claim_item(item_id: int) -> bool:

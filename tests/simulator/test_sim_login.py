@@ -229,7 +229,7 @@ def test_token_endpoint_errors_look_like_entra(graph):
     assert own_url.status_code == 200
 
 
-def test_discovery_documents_and_the_authorize_stub(shared_sim):
+def test_discovery_documents_and_a_bare_authorize_request(shared_sim):
     sim, verify = shared_sim, str(shared_sim.ca_path)
     base = f"{sim.authority_host}/{sim.tenant.tenant_id}"
     for path in ("/v2.0/.well-known/openid-configuration", "/.well-known/openid-configuration"):
@@ -252,8 +252,9 @@ def test_discovery_documents_and_the_authorize_stub(shared_sim):
     assert unknown.json()["error_description"].startswith("AADSTS90002")
 
     authorize = requests.get(f"{base}/oauth2/v2.0/authorize", verify=verify, timeout=10)
-    assert authorize.status_code == 501
-    assert "not implemented" in authorize.json()["error_description"]
+    assert authorize.status_code == 400
+    assert authorize.headers["Content-Type"].startswith("text/html")
+    assert "AADSTS900144" in authorize.text
 
 
 def test_graph_requires_a_valid_unexpired_token(tmp_path):

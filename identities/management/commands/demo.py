@@ -62,6 +62,8 @@ class Command(BaseCommand):
 
         env = {**os.environ, **sim.env(), "PYTHONUNBUFFERED": "1"}
         env.setdefault("SYNC_INTERVAL_MINUTES", "15")
+        # Sign-in with Microsoft comes back to SITE_URL's callback: the port the demo serves.
+        env.setdefault("SITE_URL", f"http://127.0.0.1:{options['port']}")
         children: list[subprocess.Popen] = []
 
         def stop(*_args) -> None:
@@ -141,9 +143,10 @@ class Command(BaseCommand):
 
         url = f"http://127.0.0.1:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nspreview is running at {url}"))
+        self.stdout.write("  Sign in with Microsoft: pick a person of the simulated tenant")
         for username, password, is_staff in DEMO_USERS:
             role = "admin" if is_staff else "read-only"
-            self.stdout.write(f"  sign in as {username} / {password} ({role})")
+            self.stdout.write(f"  or with a password: {username} / {password} ({role})")
         self.stdout.write(f"  simulated Entra ID at {sim.authority_host} (state in {state_dir})")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
 
