@@ -34,6 +34,7 @@ from .graph.values import object_id, text
 from .models import EntraAccount, Tenant
 from .people import users_for_entra
 from .permissions import apply_app_roles
+from .signals import roles_changed
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,8 @@ def user_for_identity(identity: EntraIdentity) -> Any:
             )
         _refresh(account, user, identity)
         changes = apply_app_roles(user, identity.roles)
+        if changes:
+            roles_changed.send(sender=user_for_identity, user=user, changes=changes)
     if changes:
         log.info("sign-in of %s changed app roles: %s", identity.object_id, ", ".join(changes))
     return user

@@ -6,11 +6,24 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Access reviews"
 
     def ready(self) -> None:
-        from identities.signals import assignments_removed
+        from identities.signals import assignments_removed, roles_changed
 
+        from . import audit
         from .services import record_sync_removals
 
         def on_removed(sender, *, tenant_id: str, run_id: int, assignment_ids: list[int], **_):
             record_sync_removals(tenant_id, run_id, assignment_ids)
 
         assignments_removed.connect(on_removed, weak=False, dispatch_uid="reviews-audit-removals")
+
+        def on_roles_changed(sender, *, user, changes: list[str], **_):
+            audit.record(
+                "identities.roles.changed",
+                actor=user,
+                summary=f"App roles from Entra ID at sign-in: {', '.join(changes)}",
+                object_type="user",
+                object_id=user.get_username(),
+                new={"changes": changes},
+            )
+
+        roles_changed.connect(on_roles_changed, weak=False, dispatch_uid="reviews-audit-roles")

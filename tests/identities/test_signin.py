@@ -215,6 +215,12 @@ def test_a_role_removed_in_entra_is_removed_at_the_next_sign_in(entra, sim):
     assert not is_admin(user) and not is_auditor(user)
     assert client.get(reverse("identities:inventory")).status_code == 403
 
+    from reviews.models import AuditEvent
+
+    logged = AuditEvent.objects.filter(action="identities.roles.changed").order_by("pk")
+    assert [e.new["changes"] for e in logged] == [["+Admin", "+Auditor"], ["-Admin"], ["-Auditor"]]
+    assert {e.object_id for e in logged} == {person.user_id}
+
 
 def test_next_is_kept_through_the_round_trip(entra, sim, client):
     person = person_with(sim, None)
