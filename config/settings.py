@@ -177,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
 GRAPH_WRITE_ENABLED = env.bool("GRAPH_WRITE_ENABLED", default=True)
 APPLY_MAX_ATTEMPTS = env.int("APPLY_MAX_ATTEMPTS", default=5)
 APPLY_STALE_AFTER_SECONDS = env.int("APPLY_STALE_AFTER_SECONDS", default=600)
+# A revoked assignment listed again later than this after its removal is flagged as re-granted.
+REGRANT_GRACE_MINUTES = env.int("REGRANT_GRACE_MINUTES", default=15)
 
 # Entra ID and Graph (names follow azure-identity so existing deployments work unchanged).
 AZURE_TENANT_ID = env.str("AZURE_TENANT_ID", default="")

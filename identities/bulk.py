@@ -46,6 +46,7 @@ def upsert(
     compare: Sequence[str],
     keep_when_seen: Sequence[str] = (),
     returning: Sequence[str] = ("id",),
+    mark_reappeared: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Insert or update `rows` (dicts of field name → value, all with the same keys).
 
@@ -53,7 +54,8 @@ def upsert(
     row counts as changed when one of `compare` gets a different value. Fields in
     `keep_when_seen` keep their value when this run already wrote the row (so a second Graph
     listing of the same privilege only adds what the first did not say). Returns, per row,
-    the `returning` fields followed by (created, changed) booleans.
+    the `returning` fields followed by (created, changed) booleans. With
+    `mark_reappeared`, a row that had `removed_at` set gets `reappeared_run = run`.
     """
     if not rows:
         return []
@@ -93,6 +95,13 @@ def upsert(
         f"THEN EXCLUDED.{column_of['changed_run']} ELSE {table}.{column_of['changed_run']} END"
     )
     assignments.append(f"{column_of['last_seen_run']} = EXCLUDED.{column_of['last_seen_run']}")
+    if mark_reappeared:
+        # SET expressions read the row as it was: removed before, listed again now.
+        back, removed = column_of["reappeared_run"], column_of["removed_at"]
+        assignments.append(
+            f"{back} = CASE WHEN {table}.{removed} IS NOT NULL "
+            f"THEN EXCLUDED.{column_of['last_seen_run']} ELSE {table}.{back} END"
+        )
     returned = [f"{table}.{connection.ops.quote_name(meta.get_field(n).column)}" for n in returning]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES "

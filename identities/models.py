@@ -171,6 +171,8 @@ class Assignment(models.Model):
     first_seen_run = models.BigIntegerField(default=0)
     last_seen_run = models.BigIntegerField(default=0)
     changed_run = models.BigIntegerField(default=0)
+    # The run that listed it again after it had been removed (a re-grant); 0 if never.
+    reappeared_run = models.BigIntegerField(default=0)
 
     objects = AssignmentQuerySet.as_manager()
 

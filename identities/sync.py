@@ -35,7 +35,7 @@ from .graph.values import graph_datetime, object_id, text
 from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
 from .pipeline import map_ahead, read_ahead
 from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
-from .signals import assignments_removed
+from .signals import assignments_reappeared, assignments_removed
 
 logger = logging.getLogger(__name__)
 
@@ -461,6 +461,7 @@ class TenantSync:
             compare=tuple(f for f in update if f != "last_seen_at"),
             keep_when_seen=keep,
             run_id=run_id,
+            mark_reappeared=True,
         )
         self.run_row.assignments_seen += len(rows)
 
@@ -565,6 +566,18 @@ class TenantSync:
             run.assignments_removed = Assignment.objects.filter(pk__in=gone).update(
                 removed_at=now, changed_run=run.pk
             )
+            back = list(
+                Assignment.objects.filter(
+                    tenant=self.tenant, reappeared_run=run.pk, removed_at__isnull=True
+                ).values_list("pk", flat=True)
+            )
+            if back:
+                assignments_reappeared.send(
+                    sender=TenantSync,
+                    tenant_id=self.tenant.tenant_id,
+                    run_id=run.pk,
+                    assignment_ids=back,
+                )
             if gone:
                 assignments_removed.send(
                     sender=TenantSync,

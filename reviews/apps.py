@@ -6,15 +6,22 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Access reviews"
 
     def ready(self) -> None:
-        from identities.signals import assignments_removed, roles_changed
+        from identities.signals import assignments_reappeared, assignments_removed, roles_changed
 
         from . import audit
-        from .services import record_sync_removals
+        from .services import record_regrants, record_sync_removals
 
         def on_removed(sender, *, tenant_id: str, run_id: int, assignment_ids: list[int], **_):
             record_sync_removals(tenant_id, run_id, assignment_ids)
 
         assignments_removed.connect(on_removed, weak=False, dispatch_uid="reviews-audit-removals")
+
+        def on_reappeared(sender, *, tenant_id: str, run_id: int, assignment_ids: list[int], **_):
+            record_regrants(tenant_id, run_id, assignment_ids)
+
+        assignments_reappeared.connect(
+            on_reappeared, weak=False, dispatch_uid="reviews-flag-regrants"
+        )
 
         def on_roles_changed(sender, *, user, changes: list[str], **_):
             audit.record(

@@ -250,6 +250,8 @@ class ReviewItem(models.Model):
     apply_error_code = models.CharField(max_length=128, blank=True)
     apply_error = models.TextField(blank=True)
     apply_request_id = models.CharField(max_length=128, blank=True)
+    # Set when the sync finds a revoked assignment granted again in Entra ID after removal.
+    regranted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["principal_name", "role_name", "pk"]

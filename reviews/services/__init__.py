@@ -46,6 +46,7 @@ from .decisions import (
     reviewer_items,
 )
 from .sync_removals import (
+    record_regrants,
     record_sync_removals,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "justification_problem",
     "privilege_of",
     "record_decision",
+    "record_regrants",
     "record_sync_removals",
     "request_apply",
     "requeue_stalled",

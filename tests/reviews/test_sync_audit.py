@@ -36,3 +36,44 @@ def test_a_failed_sync_audits_no_removal(graph_settings, sim):
 
     assert run.status == "failed"
     assert not AuditEvent.objects.filter(action="identities.assignment.removed").exists()
+
+
+def test_a_revocation_granted_again_in_entra_is_flagged_once(graph_settings, sim, settings):
+    from reviews.models import ReviewItem
+
+    from .apply_helpers import apply_all, graph_remover, reviewer, revoke_everything, triple
+
+    user = reviewer()
+    _, items = revoke_everything(user)
+    apply_all(items, graph_remover())
+    item = ReviewItem.objects.get(pk=items[0].pk)
+    assert item.apply_status == "applied"
+    sync.sync_configured_tenant(trigger="test")  # Entra agrees: gone
+    principal_id, role_id, scope, kind = triple(item)
+    sim.tenant.add_role_assignment(principal_id, role_id, scope, kind=kind)
+    settings.REGRANT_GRACE_MINUTES = 0
+
+    sync.sync_configured_tenant(trigger="test")
+    sync.sync_configured_tenant(trigger="test")
+
+    flagged = ReviewItem.objects.exclude(regranted_at=None)
+    assert list(flagged.values_list("pk", flat=True)) == [item.pk]
+    events = AuditEvent.objects.filter(action="reviews.assignment.regranted")
+    assert events.count() == 1
+    assert events.get().item_id == item.pk
+
+
+def test_a_listing_right_after_the_removal_is_lag_not_a_regrant(graph_settings, sim):
+    from reviews.models import ReviewItem
+
+    from .apply_helpers import apply_all, graph_remover, reviewer, revoke_everything, triple
+
+    _, items = revoke_everything(reviewer())
+    apply_all(items, graph_remover())
+    principal_id, role_id, scope, kind = triple(ReviewItem.objects.get(pk=items[0].pk))
+    sim.tenant.add_role_assignment(principal_id, role_id, scope, kind=kind)  # still listed
+
+    sync.sync_configured_tenant(trigger="test")
+
+    assert not ReviewItem.objects.exclude(regranted_at=None).exists()
+    assert not AuditEvent.objects.filter(action="reviews.assignment.regranted").exists()
