@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.workers"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):

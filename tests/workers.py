@@ -1,5 +1,5 @@
-"""Real Celery workers for the integration tests: Redis as broker, the test database, the
-simulator as Graph."""
+"""Real Celery workers for integration and browser tests: Redis as broker, the test database,
+the simulator as Graph. Registered for every test directory by tests/conftest.py."""
 
 from __future__ import annotations
 
