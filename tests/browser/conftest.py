@@ -55,7 +55,12 @@ def page(chromium):
     page = context.new_page()
     problems = Problems()
     page.on(
-        "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
+        "console",
+        lambda m: (
+            problems.append(f"console at {m.location.get('url')}: {m.text}")
+            if m.type == "error"
+            else None
+        ),
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
 
