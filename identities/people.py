@@ -16,8 +16,6 @@ from django.db import transaction
 from .graph.values import object_id, text
 from .models import EntraAccount, Tenant
 
-USER_TYPE = "#microsoft.graph.user"
-
 
 def user_owners(owners: Any) -> list[dict[str, str]]:
     """The owners that are users (a service principal owner cannot review), well-formed only."""
@@ -25,9 +23,10 @@ def user_owners(owners: Any) -> list[dict[str, str]]:
     for owner in owners if isinstance(owners, list) else []:
         if not isinstance(owner, dict):
             continue
-        kind = owner.get("type") or owner.get("@odata.type")
+        # The sync stores the short type ("user"); Graph's listing says "#microsoft.graph.user".
+        kind = str(owner.get("type") or owner.get("@odata.type") or "")
         oid = object_id(owner.get("id"))
-        if kind == USER_TYPE and oid:
+        if kind.removeprefix("#microsoft.graph.") == "user" and oid:
             found.append(
                 {
                     "id": oid,

@@ -13,7 +13,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def owner(oid: str, name: str, kind: str = "user") -> dict:
     return {
         "id": oid,
-        "type": f"#microsoft.graph.{kind}",
+        "type": kind,  # as the sync stores it
         "displayName": name,
         "userPrincipalName": f"{name.lower()}@contoso.example" if kind == "user" else None,
         "mail": None,
