@@ -143,7 +143,9 @@ class Command(BaseCommand):
 
         url = f"http://127.0.0.1:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nspreview is running at {url}"))
-        self.stdout.write("  Sign in with Microsoft: pick a person of the simulated tenant")
+        self.stdout.write("  Sign in with Microsoft, then pick a person of the simulated tenant:")
+        for line in demo_people_lines(sim.tenant):
+            self.stdout.write(f"    {line}")
         for username, password, is_staff in DEMO_USERS:
             role = "admin" if is_staff else "read-only"
             self.stdout.write(f"  or with a password: {username} / {password} ({role})")
@@ -178,3 +180,23 @@ class Command(BaseCommand):
                 pass
             time.sleep(0.5)
         raise CommandError("the web server did not answer within 60 s")
+
+
+def demo_people_lines(tenant, reviewers: int = 2) -> list[str]:
+    """Who to pick at the simulated sign-in page: the admin, the auditor, a few owners."""
+    owners: dict[str, int] = {}
+    for principal_id, *_ in tenant.expected_privileged_sp_assignments():
+        for owner_id in getattr(tenant.service_principals.get(principal_id), "owner_ids", []):
+            owners[owner_id] = owners.get(owner_id, 0) + 1
+    lines = []
+    shown = 0
+    for person in tenant.demo_people():
+        if person.roles:
+            lines.append(f"{person.display_name} ({', '.join(person.roles).lower()})")
+        elif person.user_id in owners and shown < reviewers:
+            shown += 1
+            lines.append(
+                f"{person.display_name} (reviewer: owns {owners[person.user_id]} privileged "
+                "assignments)"
+            )
+    return lines
