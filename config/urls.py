@@ -6,6 +6,7 @@ from reviews import views as review_views
 
 urlpatterns = [
     path("", review_views.home, name="home"),
+    path("overview/", review_views.overview, name="overview"),
     path("accounts/login/", auth_views.PasswordLoginView.as_view(), name="login"),
     path("accounts/signin/", auth_views.signin_start, name="signin"),
     path("accounts/signin/callback/", auth_views.signin_callback, name="signin_callback"),

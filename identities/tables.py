@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from .dates import time_html
 from .models import Assignment, SyncRun
 
 TABLE_TEMPLATE = "identities/_table.html"
@@ -30,17 +30,12 @@ def badge(text: str, variant: str = "neutral", title: str = "") -> SafeString:
     return format_html('<span class="badge badge-{}">{}</span>', variant, text)
 
 
-def when(value: datetime | None, empty: str = NOTHING) -> SafeString | str:
-    """A timestamp in the site's zone, machine-readable in the `datetime` attribute."""
+def when(value: datetime | None, empty: str = NOTHING, *, hint: bool = False) -> SafeString | str:
+    """A timestamp in the site's zone (the browser rewrites it into its own), machine-readable
+    in the `datetime` attribute; `hint` adds "3 days ago"."""
     if value is None:
         return empty
-    local = timezone.localtime(value)
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        value.isoformat(),
-        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        local.strftime("%Y-%m-%d %H:%M"),
-    )
+    return time_html(value, hint=hint)
 
 
 def duration_text(value: timedelta | None) -> str:
@@ -135,7 +130,7 @@ class InventoryTable(tables.Table):
         return "PIM" if record.granted_via == Assignment.Granted.PIM else "Direct"
 
     def render_expires(self, value: datetime | None) -> SafeString | str:
-        return when(value, empty="never")
+        return when(value, empty="never", hint=True)
 
     def render_owners(self, value: int) -> SafeString | str:
         if not value:
@@ -146,7 +141,7 @@ class InventoryTable(tables.Table):
         principal = record.principal
         if not principal.sign_in_known:
             return badge("unknown", "neutral", "Sign-in activity could not be read")
-        parts: list[SafeString | str] = [when(principal.last_sign_in_at, empty="never")]
+        parts: list[SafeString | str] = [when(principal.last_sign_in_at, empty="never", hint=True)]
         if principal.is_inactive():
             parts.append(badge("inactive", "warning"))
         return join_html(parts)

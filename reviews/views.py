@@ -8,8 +8,10 @@ page they came from is shown again, with nothing written.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -23,6 +25,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from identities.credentials import EXPIRY_WARNING_DAYS
 from identities.permissions import can_read_all, is_admin, require_admin, require_reader
 from identities.services import configured_tenant
 
@@ -40,12 +43,15 @@ from .models import (
     Outcome,
     ReviewItem,
 )
+from .overview import build_overview
 
 DECIDED = (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW)
 QUEUE_SHOWS = ("pending", "decided", "all")
 QUEUE_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
 AUDIT_PER_PAGE = 50
+# A review whose end is this close is flagged on "My reviews".
+DUE_SOON = timedelta(days=3)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -158,10 +164,38 @@ def _display_items(items: QuerySet[ReviewItem]) -> QuerySet[ReviewItem]:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Admins and auditors start at the inventory, reviewers at their reviews."""
+    """Admins and auditors start at the overview, reviewers at their reviews."""
     if can_read_all(request.user):
-        return redirect("identities:inventory")
+        return redirect("overview")
     return redirect("reviews:my_reviews")
+
+
+def _inventory_url(**filters: Any) -> str:
+    return reverse("identities:inventory") + "?" + urlencode(filters)
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """The tenant and its reviews at a glance, for admins and auditors."""
+    require_reader(request)
+    tenant = configured_tenant()
+    data = build_overview(tenant)
+    context = {
+        "nav": "overview",
+        "tenant": tenant,
+        "has_synced": tenant is not None and tenant.last_synced_at is not None,
+        "overview": data,
+        "role_rows": [{"bar": bar, "url": _inventory_url(role=bar.role_id)} for bar in data.roles],
+        "ownerless_url": _inventory_url(ownerless="on"),
+        "inactive_url": _inventory_url(inactive="on"),
+        "disabled_url": _inventory_url(disabled="on"),
+        "inactive_days": settings.INACTIVE_DAYS,
+        "expiry_warning_days": EXPIRY_WARNING_DAYS,
+        "can_edit": is_admin(request.user),
+        "now": timezone.now(),
+    }
+    return render(request, "reviews/overview.html", context)
 
 
 @login_required
@@ -182,10 +216,16 @@ def my_reviews(request: HttpRequest) -> HttpResponse:
     closed_cycles = sorted(
         (c for c in cycles if not c.is_open), key=lambda c: (c.ends_at, c.pk), reverse=True
     )
+    now = timezone.now()
+    for cycle in open_cycles:
+        cycle.due_soon = bool(cycle.pending) and cycle.ends_at - now <= DUE_SOON
     context = {
         "nav": "my_reviews",
         "open_cycles": open_cycles,
         "closed_cycles": closed_cycles,
+        "pending_total": sum(c.pending for c in open_cycles),
+        "next_due": next((c for c in open_cycles if c.pending), None),
+        "can_read_all": can_read_all(request.user),
     }
     return render(request, "reviews/my_reviews.html", context)
 

@@ -44,6 +44,7 @@ MATRIX: dict[str, tuple[tuple, tuple]] = {
     # Sign-in and sign-out. Entra ID is not configured here (no AZURE_CLIENT_ID): starting a
     # sign-in says so; a callback without a sign-in in progress is refused.
     "home": ((LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT), WRONG_METHOD),
+    "overview": (READERS, WRONG_METHOD),
     "login": (
         (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
         (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),

@@ -56,7 +56,7 @@ def test_login_page_renders_and_signs_in(anonymous, bob):
     response = anonymous.post(reverse("login"), {"username": "bob-auditor", "password": "pw"})
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    assert anonymous.get(reverse("home"))["Location"] == reverse("identities:inventory")
+    assert anonymous.get(reverse("home"))["Location"] == reverse("overview")
 
 
 def test_sign_out_is_a_post(as_auditor):

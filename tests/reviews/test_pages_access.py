@@ -217,8 +217,9 @@ def test_auditor_is_not_offered_admin_buttons(world):
     assert url(world, "cycle_stop") in content
 
 
-def test_home_sends_readers_to_the_inventory_and_reviewers_to_their_reviews(world):
-    assert login(world.auditor).get("/")["Location"] == reverse("identities:inventory")
+def test_home_sends_readers_to_the_overview_and_reviewers_to_their_reviews(world):
+    assert login(world.auditor).get("/")["Location"] == reverse("overview")
+    assert login(world.admin).get("/")["Location"] == reverse("overview")
     assert login(world.reviewer_a).get("/")["Location"] == reverse("reviews:my_reviews")
     assert login(None).get("/")["Location"].startswith(reverse("login"))
 
