@@ -8,8 +8,10 @@ import re
 
 import pytest
 
+from identities.models import SyncRun
 from reviews import services
 from reviews.models import Campaign
+from tests.integration.polling import wait_for
 
 from .conftest import screenshot
 
@@ -38,7 +40,15 @@ def test_an_admin_signs_in_syncs_and_starts_a_quarterly_campaign(page, site, sim
 
     page.goto(site + "/sync/")
     page.get_by_role("button", name="Sync now").click()
-    page.locator(".badge-success", has_text="succeeded").first.wait_for(timeout=60_000)
+
+    def finished():
+        """the worker to finish the sync"""
+        return SyncRun.objects.exclude(status="running").first()
+
+    run = wait_for(finished, timeout=90)
+    assert run.status == "succeeded", f"{run.error_code}: {run.error_message}"
+    page.reload()
+    page.locator(".badge-success", has_text="succeeded").first.wait_for()
     screenshot(page, "sync")
 
     page.goto(site + "/inventory/?q=Evil")
