@@ -1,4 +1,4 @@
-"""`manage.py ensure_demo_users`: the demo's sign-ins (plain Django auth until Entra sign-in)."""
+"""`manage.py ensure_demo_users`: the demo's break-glass password accounts (Entra sign-in aside)."""
 
 from __future__ import annotations
 
