@@ -255,7 +255,7 @@ def queue(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _render_item(
-    request: HttpRequest, item_pk: int, *, show: str, page: int, error: str = "", status: int = 200
+    request: HttpRequest, item_pk: int, *, show: str, page: int, error: str = ""
 ) -> HttpResponse:
     """The item's block alone, for htmx; the progress line is swapped out of band."""
     item = _display_items(ReviewItem.objects.filter(pk=item_pk)).select_related("cycle__campaign")[
@@ -274,7 +274,7 @@ def _render_item(
         "progress": _queue_progress(services.reviewer_items(request.user, cycle)),
         "oob_progress": True,
     }
-    return render(request, "reviews/_queue_item.html", context, status=status)
+    return render(request, "reviews/_queue_item.html", context)
 
 
 @login_required
@@ -298,13 +298,10 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         except services.ReviewError as exc:
             error = str(exc)
     if request.htmx:
+        # A refusal is an answer, not a failure: 200 with the message in the card, so htmx swaps
+        # it in and the browser logs no failed request; the plain form gets a redirect either way.
         return _render_item(
-            request,
-            item.pk,
-            show=show,
-            page=_requested_page(request.POST),
-            error=error,
-            status=400 if error else 200,
+            request, item.pk, show=show, page=_requested_page(request.POST), error=error
         )
     if error:
         messages.error(request, f"{item.principal_name} · {item.role_name}: {error}")
