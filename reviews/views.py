@@ -29,7 +29,7 @@ from identities.credentials import EXPIRY_WARNING_DAYS
 from identities.permissions import can_read_all, is_admin, require_admin, require_reader
 from identities.services import configured_tenant
 
-from . import emails, services
+from . import emails, services, tasks
 from .export import audit_csv_response, results_csv_response
 from .filters import AuditFilter, audit_queryset
 from .forms import CampaignForm, DecisionForm
@@ -375,7 +375,13 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
                 reviewers=form.cleaned_data["reviewers"],
                 actor=request.user,
             )
-            messages.success(request, f"Campaign “{campaign.name}” scheduled.")
+            if campaign.next_start_at and campaign.next_start_at <= timezone.now():
+                tasks.start_soon()
+                messages.success(
+                    request, f"Campaign “{campaign.name}” created: its first review is starting."
+                )
+            else:
+                messages.success(request, f"Campaign “{campaign.name}” scheduled.")
             return redirect("reviews:campaign_detail", pk=campaign.pk)
     else:
         form = CampaignForm(instance=instance, tenant=tenant)
@@ -435,6 +441,8 @@ def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
+        if not paused:
+            tasks.start_soon()  # a start missed while paused begins now, not at the next minute
         messages.success(
             request,
             "Campaign paused: no new cycle starts until it is resumed."

@@ -137,6 +137,64 @@ def test_start_now_starts_at_once_whatever_the_date_field_says(setup):
     assert campaign.next_start_at <= timezone.now()
 
 
+@pytest.fixture
+def ticks(monkeypatch):
+    """`tick.delay` calls, recorded instead of sent (the browser journey sends them for real)."""
+    from reviews import tasks
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(tasks.tick, "delay", lambda *args: sent.append(args))
+    return sent
+
+
+def test_a_campaign_due_now_asks_a_worker_to_start_it_after_commit(
+    setup, ticks, django_capture_on_commit_callbacks
+):
+    _tenant, _roles, admin, reviewer = setup
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = login(admin).post(reverse(NEW), form_data(reviewer, start_now="on"), follow=True)
+    assert len(callbacks) == 1 and ticks == [()]
+    assert "its first review is starting" in response.content.decode()
+
+
+def test_a_campaign_starting_later_waits_for_beat(setup, ticks, django_capture_on_commit_callbacks):
+    _tenant, _roles, admin, reviewer = setup
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(admin).post(reverse(NEW), form_data(reviewer), follow=True)
+    assert ticks == []
+    assert "scheduled" in response.content.decode()
+
+
+def test_an_unreachable_broker_does_not_lose_the_new_campaign(
+    setup, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from reviews import tasks
+
+    def down(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.tick, "delay", down)
+    _tenant, _roles, admin, reviewer = setup
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(admin).post(reverse(NEW), form_data(reviewer, start_now="on"))
+    assert response.status_code == 302
+    assert Campaign.objects.count() == 1
+    assert "beat will start the cycle" in caplog.text
+
+
+def test_resuming_asks_a_worker_to_start_what_is_due(
+    world, ticks, django_capture_on_commit_callbacks
+):
+    admin = login(world.admin)
+    admin.post(reverse("reviews:campaign_pause", args=[world.campaign.pk]))
+    assert ticks == []
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(reverse("reviews:campaign_resume", args=[world.campaign.pk]))
+    assert ticks == [()]
+
+
 def test_a_start_a_few_minutes_ago_is_still_accepted(setup):
     _tenant, _roles, admin, reviewer = setup
     data = form_data(reviewer, start_at=local(timezone.now() - timedelta(minutes=3)))
