@@ -107,6 +107,9 @@ def test_the_demo_starts_everything_says_whom_to_sign_in_as_and_stops_it_all(tmp
     assert out.index("Sign in with Microsoft") < out.index("admin / spreview-demo")
     assert _campaigns(var) == [(CAMPAIGN, 1)]
     assert {line.split(" (")[0] for line in people} <= set(names.values())
+    # Everything the demo writes stays under its var directory (the broker's exchange tables too).
+    assert (var / "broker" / "control").is_dir()
+    assert not (settings.BASE_DIR / "control").exists()
 
     with sqlite3.connect(var / "spreview.sqlite3") as db:
         cycle = db.execute("SELECT status FROM reviews_cycle").fetchone()
