@@ -57,11 +57,16 @@ DUE_SOON = timedelta(days=3)
 # --- helpers ---------------------------------------------------------------------------------
 
 
+NEEDS_ATTENTION = (ApplyStatus.FAILED, ApplyStatus.MANUAL)
+
+
 def _progress(cycles: QuerySet[Cycle]) -> QuerySet[Cycle]:
-    """Cycles with `total` and `decided` item counts, in the same query."""
+    """Cycles with `total`, `decided` and `attention` (removals failed or left to do by hand)
+    item counts, in the same query: an applied cycle is not "done" while any remain."""
     return cycles.annotate(
         total=Count("items", distinct=True),
         decided=Count("items", filter=Q(items__decision__in=DECIDED), distinct=True),
+        attention=Count("items", filter=Q(items__apply_status__in=NEEDS_ATTENTION), distinct=True),
     )
 
 
@@ -485,9 +490,10 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
         removed=Count(
             "pk", filter=Q(apply_status__in=(ApplyStatus.APPLIED, ApplyStatus.ALREADY_GONE))
         ),
-        failed=Count("pk", filter=Q(apply_status__in=(ApplyStatus.FAILED, ApplyStatus.MANUAL))),
+        failed=Count("pk", filter=Q(apply_status__in=NEEDS_ATTENTION)),
     )
     counts["decided"] = counts["total"] - counts["pending"]
+    cycle.attention = counts["failed"]
     per_reviewer = list(
         ItemReviewer.objects.filter(item__cycle=cycle)
         .values("user")
@@ -614,6 +620,7 @@ def cycle_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def results(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = _cycle_for_reader(request, pk)
+    cycle.attention = cycle.items.filter(apply_status__in=NEEDS_ATTENTION).count()
     page = Paginator(_display_items(cycle.items.all()), RESULTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
