@@ -140,6 +140,12 @@ STORAGES = {
 # Email: console in the demo; EMAIL_URL (smtp://…, consolemail://, filemail://…) elsewhere.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="spreview <spreview@localhost>")
+# A mail server that hangs must not hold a sender (and its claims) for long; a claim still
+# unsent after EMAIL_CLAIM_STALE_SECONDS means its sender died, and the tick sends it again.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_CLAIM_STALE_SECONDS = env.int("EMAIL_CLAIM_STALE_SECONDS", default=1800)
+# Invitations and notices the mail server refused: retried with waits from 1 minute to 1 hour.
+EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=10)
 
 # Celery: a broker that needs no server in the demo, Redis in production and CI.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -4,12 +4,15 @@ Each email is one message to one person, in plain text and HTML, built from temp
 templates/reviews/email/. Sending is exactly-once per occasion: a sender first claims its
 recipients in EmailDelivery (INSERT … ON CONFLICT DO NOTHING under its own claim token) and
 sends only to those it claimed, so two workers, or a tick that runs twice, never send the same
-email twice. A send that fails releases its claim, so that a retry sends it.
+email twice. A send that fails releases its claim, so that a retry sends it (the tasks retry
+with backoff). A claim left unsent by a worker that died goes stale after
+EMAIL_CLAIM_STALE_SECONDS, far beyond EMAIL_TIMEOUT: the tick then sends that email again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -39,6 +42,9 @@ REMINDER_RETRY_AFTER = timedelta(minutes=10)
 # How many assignments an invitation names; the queue shows the rest.
 INVITATION_PREVIEW = 10
 FAILURE_PREVIEW = 20
+# A sender working through a long list renews its unsent claims this often, so they never look
+# abandoned (EMAIL_CLAIM_STALE_SECONDS) while it is alive.
+CLAIM_TOUCH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -88,9 +94,25 @@ def _message(template: str, context: dict, to: str, connection) -> EmailMultiAlt
 # --- claiming and sending --------------------------------------------------------------------
 
 
+def _stale_before() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.EMAIL_CLAIM_STALE_SECONDS)
+
+
 def _claim(cycle: Cycle, kind: str, round_: int, user_ids: Iterable[int]) -> tuple[uuid.UUID, set]:
-    """Insert one delivery row per recipient; the ones carrying our token are ours to send."""
+    """Insert one delivery row per recipient; the ones carrying our token are ours to send.
+
+    An unsent claim older than EMAIL_CLAIM_STALE_SECONDS belongs to a sender that died (a live
+    one gives up on the mail server after EMAIL_TIMEOUT): it is dropped and claimed anew."""
+    user_ids = list(user_ids)
     token = uuid.uuid4()
+    EmailDelivery.objects.filter(
+        cycle=cycle,
+        kind=kind,
+        round=round_,
+        recipient_id__in=user_ids,
+        sent_at__isnull=True,
+        claimed_at__lt=_stale_before(),
+    ).delete()
     EmailDelivery.objects.bulk_create(
         [
             EmailDelivery(cycle=cycle, kind=kind, round=round_, recipient_id=pk, claim=token)
@@ -116,6 +138,7 @@ def _send(
     if not mine:
         return Sent(already=len(recipients))
     sent = 0
+    touched = time.monotonic()
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
@@ -131,6 +154,12 @@ def _send(
                 sent_at=timezone.now()
             )
             sent += 1
+            if time.monotonic() - touched > CLAIM_TOUCH_SECONDS:
+                # A long batch on a slow server: its claims still belong to a live sender.
+                EmailDelivery.objects.filter(claim=token, sent_at__isnull=True).update(
+                    claimed_at=timezone.now()
+                )
+                touched = time.monotonic()
     except OSError as exc:
         logger.warning("%s for cycle %s: the mail server refused: %s", kind, cycle.pk, exc)
     finally:
@@ -213,11 +242,11 @@ def _open_cycle(cycle_id: int) -> Cycle | None:
     return cycle if cycle is not None and cycle.is_open else None
 
 
-def send_invitations(cycle_id: int) -> int:
-    """One invitation per reviewer of a cycle that has just started; how many were sent."""
+def send_invitations(cycle_id: int) -> Sent:
+    """One invitation per reviewer of a cycle that has just started."""
     cycle = _open_cycle(cycle_id)
     if cycle is None:
-        return 0
+        return Sent()
     reviewers = _reviewers(cycle, pending_only=False)
     previews = _previews(cycle, reviewers)
     text = cycle.setting("invitation_text")
@@ -232,7 +261,7 @@ def send_invitations(cycle_id: int) -> int:
     result = _send(cycle, Kind.INVITATION, 0, reviewers, build)
     if result.sent or result.failed:
         _audit("reviews.email.invitations", cycle, "invitations", result, 0)
-    return result.sent
+    return result
 
 
 def _reminder_schedule(cycle: Cycle) -> list[datetime]:
@@ -299,11 +328,11 @@ def _admins() -> list:
     )
 
 
-def send_completion_notice(cycle_id: int) -> int:
+def send_completion_notice(cycle_id: int) -> Sent:
     """To every admin once the cycle closed: what was kept and what is to be revoked."""
     cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
     if cycle is None or not cycle.is_closed:
-        return 0
+        return Sent()
     counts = cycle.items.aggregate(
         total=Count("pk"),
         revoke=Count("pk", filter=Q(outcome="revoke")),
@@ -325,20 +354,20 @@ def send_completion_notice(cycle_id: int) -> int:
     result = _send(cycle, Kind.COMPLETION, 0, _admins(), build)
     if result.sent or result.failed:
         _audit("reviews.email.completion", cycle, "completion notices", result, 0)
-    return result.sent
+    return result
 
 
-def send_failure_notice(cycle_id: int, apply_round: int) -> int:
+def send_failure_notice(cycle_id: int, apply_round: int) -> Sent:
     """To every admin when an apply round settled with removals that failed."""
     cycle = Cycle.objects.select_related("campaign").filter(pk=cycle_id).first()
     if cycle is None:
-        return 0
+        return Sent()
     failed = cycle.items.filter(apply_status=ApplyStatus.FAILED).order_by(
         "principal_name", "role_name", "pk"
     )
     count = failed.count()
     if not count:
-        return 0
+        return Sent()
     context = {
         "cycle": cycle,
         "campaign": cycle.campaign,
@@ -357,4 +386,41 @@ def send_failure_notice(cycle_id: int, apply_round: int) -> int:
     result = _send(cycle, Kind.FAILURE, apply_round, _admins(), build)
     if result.sent or result.failed:
         _audit("reviews.email.failures", cycle, "failure notices", result, apply_round)
-    return result.sent
+    return result
+
+
+# --- recovery --------------------------------------------------------------------------------
+
+
+def resend_stale() -> int:
+    """The tick's safety net: every occasion with a stale unsent claim (its sender died between
+    claiming and sending) is sent again; the sender drops the stale claims and sends only
+    those. Returns how many emails went out."""
+    stale = (
+        EmailDelivery.objects.filter(sent_at__isnull=True, claimed_at__lt=_stale_before())
+        .values_list("cycle_id", "kind", "round")
+        .distinct()
+    )
+    total = 0
+    for cycle_id, kind, round_ in stale:
+        if kind == Kind.INVITATION:
+            result = send_invitations(cycle_id)
+        elif kind == Kind.COMPLETION:
+            result = send_completion_notice(cycle_id)
+        elif kind == Kind.FAILURE:
+            result = send_failure_notice(cycle_id, round_)
+        else:
+            cycle = _open_cycle(cycle_id)
+            result = _send_reminder_round(cycle, round_) if cycle else Sent()
+        if not result.sent and not result.failed:
+            # Nothing left to say (the cycle ended, the person has nothing pending): the stale
+            # claim goes, so that it is not looked at again every minute.
+            EmailDelivery.objects.filter(
+                cycle_id=cycle_id,
+                kind=kind,
+                round=round_,
+                sent_at__isnull=True,
+                claimed_at__lt=_stale_before(),
+            ).delete()
+        total += result.sent
+    return total

@@ -41,19 +41,22 @@ def _remover():
 
 @shared_task(ignore_result=True)
 def tick() -> dict[str, int]:
-    """Every minute: close due cycles, start due ones, send due reminders, unstick removals."""
+    """Every minute: close due cycles, start due ones, send due reminders, unstick removals
+    and emails left unsent by a worker that died."""
     now = timezone.now()
     closed = services.close_due_cycles(now)
     started = services.start_due_cycles(now)
     reminded = emails.send_due_reminders(now)
     requeued = services.requeue_stalled(now)
     resent = services.resend_queued(now)
+    recovered = emails.resend_stale()
     return {
         "closed": len(closed),
         "started": len(started),
         "reminded": reminded,
         "requeued": len(requeued),
         "resent": len(resent),
+        "emails_recovered": recovered,
     }
 
 
@@ -99,16 +102,31 @@ def enqueue_failure_notice(cycle_id: int, apply_round: int) -> None:
     transaction.on_commit(lambda: send_failure_notice.delay(cycle_id, apply_round))
 
 
-@shared_task(ignore_result=True)
-def send_invitations(cycle_id: int) -> int:
-    return emails.send_invitations(cycle_id)
+def _retry_unsent(task, result: emails.Sent, what: str) -> int:
+    """Emails the mail server refused are tried again later, with growing waits; those sent
+    stay sent (their claims say so), so a retry sends only what is still owed."""
+    if result.failed:
+        attempt = task.request.retries
+        if attempt >= task.max_retries:
+            logger.error("%s: %d still unsent after %d attempts", what, result.failed, attempt + 1)
+        else:
+            wait = min(3600.0, 60.0 * 2**attempt) * random.uniform(0.75, 1.0)  # noqa: S311
+            raise task.retry(countdown=wait)
+    return result.sent
 
 
-@shared_task(ignore_result=True)
-def send_completion_notice(cycle_id: int) -> int:
-    return emails.send_completion_notice(cycle_id)
+@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+def send_invitations(self, cycle_id: int) -> int:
+    return _retry_unsent(self, emails.send_invitations(cycle_id), f"invitations of {cycle_id}")
 
 
-@shared_task(ignore_result=True)
-def send_failure_notice(cycle_id: int, apply_round: int) -> int:
-    return emails.send_failure_notice(cycle_id, apply_round)
+@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+def send_completion_notice(self, cycle_id: int) -> int:
+    result = emails.send_completion_notice(cycle_id)
+    return _retry_unsent(self, result, f"completion notice of {cycle_id}")
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+def send_failure_notice(self, cycle_id: int, apply_round: int) -> int:
+    result = emails.send_failure_notice(cycle_id, apply_round)
+    return _retry_unsent(self, result, f"failure notice of {cycle_id}")

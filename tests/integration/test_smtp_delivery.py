@@ -63,7 +63,7 @@ def test_an_invitation_arrives_through_smtp_with_both_parts_and_the_link(
     settings.SITE_URL = SITE
     settings.DEFAULT_FROM_EMAIL = "spreview <spreview@contoso.example>"
 
-    assert emails.send_invitations(world.cycle.pk) == 2
+    assert emails.send_invitations(world.cycle.pk).sent == 2
 
     by_recipient = {tuple(e.rcpt_tos): e for e in smtp_server.envelopes}
     assert set(by_recipient) == {

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
+from identities.models import Assignment, EntraAccount, RoleDefinition, ServicePrincipal, Tenant
 from reviews import services
-from reviews.models import Campaign
+from reviews.models import Campaign, Cycle
 
 from .page_factories import World, make_world
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOSTILE_APP = "<script>alert(1)</script> sync"
+HOSTILE_PERSON = 'Rita <img src=x onerror="alert(2)">'
 
 
 def owner(oid: str, name: str, kind: str = "user") -> dict:
@@ -119,3 +121,47 @@ def make_campaign(mirror, admin):
 def world(db) -> World:
     """The review pages' running cycle (see `page_factories.make_world`)."""
     return make_world()
+
+
+# --- the emails' cycle ----------------------------------------------------------------------
+
+
+def entra_owner(mirror, user, oid: str, display_name: str) -> dict:
+    """Link `user` to an Entra oid and return the owner entry Graph gives for them."""
+    EntraAccount.objects.create(
+        user=user,
+        tenant=mirror.tenant,
+        object_id=oid,
+        user_principal_name=user.email,
+        display_name=display_name,
+    )
+    return {
+        "id": oid,
+        "type": "#microsoft.graph.user",
+        "displayName": display_name,
+        "userPrincipalName": user.email,
+        "mail": user.email,
+    }
+
+
+@pytest.fixture
+def cycle(mirror, make_campaign, rita, rob) -> Cycle:
+    """Rita owns three principals (one with a hostile name), Rob one; reminders 7 and 3 days
+    before the end of a 14-day cycle that started at NOW."""
+    rita_entry = entra_owner(mirror, rita, "oid-rita", HOSTILE_PERSON)
+    rob_entry = entra_owner(mirror, rob, "oid-rob", "Rob Reviewer")
+    for name, role in (
+        ("Payroll connector", mirror.global_admin),
+        ("Backup agent", mirror.app_admin),
+        (HOSTILE_APP, mirror.global_admin),
+    ):
+        mirror.assign(mirror.principal(name, owners=[rita_entry]), role)
+    mirror.assign(mirror.principal("CRM sync", owners=[rob_entry]))
+    campaign = make_campaign(
+        reviewer_mode=Campaign.ReviewerMode.OWNERS,
+        reminder_days=[7, 3],
+        invitation_text="Ask Ada before revoking anything used by payroll.",
+    )
+    started = services.start_cycle(campaign.pk, now=NOW)
+    assert started is not None
+    return started
