@@ -94,6 +94,17 @@ def _message(template: str, context: dict, to: str, connection) -> EmailMultiAlt
 # --- claiming and sending --------------------------------------------------------------------
 
 
+def _stale_claims(cycle_id: int, kind: str, round_: int):
+    """Claims of one occasion left unsent for longer than any live sender could take."""
+    return EmailDelivery.objects.filter(
+        cycle_id=cycle_id,
+        kind=kind,
+        round=round_,
+        sent_at__isnull=True,
+        claimed_at__lt=_stale_before(),
+    )
+
+
 def _stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.EMAIL_CLAIM_STALE_SECONDS)
 
@@ -105,14 +116,7 @@ def _claim(cycle: Cycle, kind: str, round_: int, user_ids: Iterable[int]) -> tup
     one gives up on the mail server after EMAIL_TIMEOUT): it is dropped and claimed anew."""
     user_ids = list(user_ids)
     token = uuid.uuid4()
-    EmailDelivery.objects.filter(
-        cycle=cycle,
-        kind=kind,
-        round=round_,
-        recipient_id__in=user_ids,
-        sent_at__isnull=True,
-        claimed_at__lt=_stale_before(),
-    ).delete()
+    _stale_claims(cycle.pk, kind, round_).filter(recipient_id__in=user_ids).delete()
     EmailDelivery.objects.bulk_create(
         [
             EmailDelivery(cycle=cycle, kind=kind, round=round_, recipient_id=pk, claim=token)
@@ -415,12 +419,6 @@ def resend_stale() -> int:
         if not result.sent and not result.failed:
             # Nothing left to say (the cycle ended, the person has nothing pending): the stale
             # claim goes, so that it is not looked at again every minute.
-            EmailDelivery.objects.filter(
-                cycle_id=cycle_id,
-                kind=kind,
-                round=round_,
-                sent_at__isnull=True,
-                claimed_at__lt=_stale_before(),
-            ).delete()
+            _stale_claims(cycle_id, kind, round_).delete()
         total += result.sent
     return total
