@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from identities.models import EntraAccount
 from reviews import services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
 from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, ReviewItem
@@ -61,8 +62,16 @@ def test_cycle_detail_shows_progress_per_reviewer(world):
     assert rows["anna-reviewer"]["by_them"] == 1
     assert rows["ben-reviewer"]["pending"] == 2
     content = response.content.decode()
-    assert "anna-reviewer@contoso.example" in content
     assert "1 / 4" in content
+    # Each reviewer by Entra display name, with the UPN under it; a different mailbox is named.
+    assert 'Anna-Reviewer<br><span class="muted">anna-reviewer@contoso.example</span>' in content
+    assert "mail: " not in content
+    EntraAccount.objects.filter(user=world.reviewer_b).update(
+        user_principal_name="ben@contoso.onmicrosoft.com"
+    )
+    content = login(world.auditor).get(cycle_url(world, "cycle_detail")).content.decode()
+    assert "ben@contoso.onmicrosoft.com</span>" in content
+    assert "mail: ben-reviewer@contoso.example" in content
 
 
 def test_admin_stops_a_cycle_and_undecided_items_take_the_default(world, admin):
