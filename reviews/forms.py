@@ -61,7 +61,7 @@ class CampaignForm(forms.ModelForm):
     start_now = forms.BooleanField(
         required=False,
         label="Start now",
-        help_text="Ignore the start date and start the first cycle within a minute.",
+        help_text="Ignore the start date: the first cycle starts as soon as the campaign is saved.",
     )
     principal_types = forms.MultipleChoiceField(
         choices=ServicePrincipal.Type.choices,

@@ -55,6 +55,13 @@ def fits(page, what: str) -> None:
               .filter(([, extra]) => extra > 1)"""
         )
         assert not wide, f"{what}: a stacked table scrolls sideways: {wide}"
+    # Filter fields of every type (text, number, date, select) look alike: one height.
+    heights = page.evaluate(
+        """() => [...document.querySelectorAll(
+                 '.filter-grid input:not([type=checkbox]), .filter-grid select')]
+               .map(e => Math.round(e.getBoundingClientRect().height))"""
+    )
+    assert len(set(heights)) <= 1 or max(heights) - min(heights) <= 2, f"{what}: {heights}"
     heading = page.locator("h1").first
     assert heading.is_visible(), f"{what} has no visible heading"
     box = heading.bounding_box()
