@@ -146,6 +146,7 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_CLAIM_STALE_SECONDS = env.int("EMAIL_CLAIM_STALE_SECONDS", default=1800)
 # Invitations and notices the mail server refused: retried with waits from 1 minute to 1 hour.
 EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=10)
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60.0)
 
 # Celery: a broker that needs no server in the demo, Redis in production and CI.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -110,7 +110,8 @@ def _retry_unsent(task, result: emails.Sent, what: str) -> int:
         if attempt >= task.max_retries:
             logger.error("%s: %d still unsent after %d attempts", what, result.failed, attempt + 1)
         else:
-            wait = min(3600.0, 60.0 * 2**attempt) * random.uniform(0.75, 1.0)  # noqa: S311
+            base = settings.EMAIL_RETRY_BASE_SECONDS
+            wait = min(3600.0, base * 2**attempt) * random.uniform(0.75, 1.0)  # noqa: S311
             raise task.retry(countdown=wait)
     return result.sent
 

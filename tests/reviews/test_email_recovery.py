@@ -149,7 +149,8 @@ def test_the_task_gives_up_after_its_retries_and_says_so(cycle, monkeypatch, cap
 
 
 @pytest.mark.parametrize("attempt", [0, 3, 10])
-def test_waits_grow_and_stay_under_an_hour(cycle, monkeypatch, attempt):
+def test_waits_grow_and_stay_under_an_hour(cycle, settings, attempt):
+    settings.EMAIL_RETRY_BASE_SECONDS = 60
     waits: list[float] = []
 
     class Task:
