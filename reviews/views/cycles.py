@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -23,7 +23,9 @@ from ..export import results_csv_response
 from ..models import (
     ApplyStatus,
     Campaign,
+    Cycle,
     Decision,
+    EmailDelivery,
     ItemReviewer,
     Outcome,
 )
@@ -35,6 +37,20 @@ from .common import (
     _cycle_for_reader,
     _display_items,
 )
+
+
+def _emails_by_person(cycle: Cycle) -> dict[int, tuple[Any, Any]]:
+    """user id → (invitation sent at, last reminder sent at), in one query: an admin sees who
+    was never reached (the mail server refused them past every retry) and can remind them."""
+    rows = (
+        EmailDelivery.objects.filter(cycle=cycle, sent_at__isnull=False)
+        .values("recipient")
+        .annotate(
+            invited=Max("sent_at", filter=Q(kind=EmailDelivery.Kind.INVITATION)),
+            reminded=Max("sent_at", filter=Q(kind=EmailDelivery.Kind.REMINDER)),
+        )
+    )
+    return {row["recipient"]: (row["invited"], row["reminded"]) for row in rows}
 
 
 @login_required
@@ -74,8 +90,10 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .objects.select_related("entra")
         .in_bulk([row["user"] for row in per_reviewer])
     )
+    emailed = _emails_by_person(cycle)
     for row in per_reviewer:
         row["person"] = users.get(row["user"])
+        row["invited_at"], row["reminded_at"] = emailed.get(row["user"], (None, None))
         row["pending"] = row["total"] - row["decided"]
     now = timezone.now()
     is_running = cycle.is_open

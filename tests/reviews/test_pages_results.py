@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -11,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from identities.models import EntraAccount
-from reviews import services
+from reviews import emails, services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
-from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, ReviewItem
+from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, EmailDelivery, ReviewItem
 
 from .page_factories import (
     HOSTILE,
@@ -72,6 +73,31 @@ def test_cycle_detail_shows_progress_per_reviewer(world):
     content = login(world.auditor).get(cycle_url(world, "cycle_detail")).content.decode()
     assert "ben@contoso.onmicrosoft.com</span>" in content
     assert "mail: ben-reviewer@contoso.example" in content
+
+
+def test_cycle_detail_says_who_was_invited_and_reminded(world, settings):
+    settings.SITE_URL = "https://spreview.contoso.example"
+    auditor = login(world.auditor)
+
+    def emails_cells() -> list[str]:
+        content = auditor.get(cycle_url(world, "cycle_detail")).content.decode()
+        return [
+            " ".join(cell.split())
+            for cell in re.findall(r'class="emails-cell">(.*?)</td>', content, re.S)
+        ]
+
+    # Nothing delivered yet (the invitation task has not run, or the mail server refused).
+    assert emails_cells() == ['<span class="badge badge-warning">not invited yet</span>'] * 2
+
+    emails.send_invitations(world.cycle.pk)
+    emails.send_reminders(world.cycle, actor=world.admin)
+    cells = emails_cells()
+    assert len(cells) == 2 and all(c.startswith("invited <time") for c in cells)
+    assert all("reminded <time" in c for c in cells)
+    EmailDelivery.objects.filter(
+        recipient=world.reviewer_b, kind=EmailDelivery.Kind.INVITATION
+    ).delete()
+    assert sum("not invited yet" in c for c in emails_cells()) == 1
 
 
 def test_admin_stops_a_cycle_and_undecided_items_take_the_default(world, admin):
