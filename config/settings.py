@@ -191,6 +191,8 @@ REGRANT_GRACE_MINUTES = env.int("REGRANT_GRACE_MINUTES", default=15)
 
 # Entra ID and Graph (names follow azure-identity so existing deployments work unchanged).
 AZURE_TENANT_ID = env.str("AZURE_TENANT_ID", default="")
+# How pages name the tenant (Graph's /organization is outside the permissions we ask for).
+TENANT_DISPLAY_NAME = env.str("TENANT_DISPLAY_NAME", default="")
 AZURE_CLIENT_ID = env.str("AZURE_CLIENT_ID", default="")
 AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="")
 AZURE_CLIENT_CERTIFICATE_PATH = env.str("AZURE_CLIENT_CERTIFICATE_PATH", default="")

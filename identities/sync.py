@@ -121,6 +121,10 @@ def sync_configured_tenant(
 ) -> SyncRun:
     """Sync the tenant named by AZURE_TENANT_ID; raises SyncAlreadyRunning or GraphConfigError."""
     tenant, _ = Tenant.objects.get_or_create(tenant_id=configured_tenant_id())
+    name = settings.TENANT_DISPLAY_NAME.strip()[:256]
+    if name and name != tenant.display_name:
+        Tenant.objects.filter(pk=tenant.pk).update(display_name=name)
+        tenant.display_name = name
     run = start_run(tenant, trigger=trigger, requested_by_id=requested_by_id)
     owns_client = directory is None
     try:

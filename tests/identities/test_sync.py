@@ -89,6 +89,17 @@ def test_a_second_run_changes_nothing(graph_settings, sim):
     assert snapshot() == before
 
 
+def test_the_tenant_takes_the_configured_display_name(graph_settings, sim, settings):
+    run_sync()
+    tenant = Tenant.objects.get()
+    assert str(tenant) == sim.tenant.tenant_id  # no name configured: the id names it
+
+    settings.TENANT_DISPLAY_NAME = "  Contoso <Production>  "
+    run_sync()
+    tenant.refresh_from_db()
+    assert tenant.display_name == "Contoso <Production>" and str(tenant) == tenant.display_name
+
+
 def test_a_removed_assignment_is_swept_on_the_next_complete_run(graph_settings, sim):
     run_sync()
     principal_id, role_id, scope, kind = sorted(sim.tenant.expected_privileged_sp_assignments())[0]
