@@ -44,6 +44,7 @@ def start_worker(broker, sim, graph_settings, worker_env, tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
         "GRAPH_MAX_BACKOFF_SECONDS": "0.2",
+        "TENANT_DISPLAY_NAME": django_settings.TENANT_DISPLAY_NAME,
         "SPREVIEW_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         **worker_env,

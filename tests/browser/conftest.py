@@ -78,6 +78,7 @@ def page(chromium):
 def site(live_server, graph_settings, settings, start_worker):
     """The live server as SITE_URL (sign-in comes back to it) and one real worker."""
     settings.SITE_URL = live_server.url
+    settings.TENANT_DISPLAY_NAME = "Contoso (simulated)"  # as the demo names its tenant
     start_worker()
     return live_server.url
 
