@@ -127,7 +127,7 @@ def test_the_demo_starts_everything_says_whom_to_sign_in_as_and_stops_it_all(tmp
     assert cycle[0] == "active"
     with sqlite3.connect(var / "spreview.sqlite3") as db:
         [(tenant_name,)] = db.execute("SELECT display_name FROM identities_tenant").fetchall()
-    assert tenant_name == f"{tenant['display_name']} (simulated)"
+    assert tenant_name == tenant["display_name"]
     assert campaign == ("quarterly", "owners", 14, "[7, 1]", "recommendation", "on_approve", 30)
     assert decided > 0
     assert fallback == [(holders["Admin"],)]

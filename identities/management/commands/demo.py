@@ -70,7 +70,7 @@ class Command(BaseCommand):
 
         env = {**os.environ, **sim.env(), "PYTHONUNBUFFERED": "1"}
         env.setdefault("SYNC_INTERVAL_MINUTES", "15")
-        env.setdefault("TENANT_DISPLAY_NAME", f"{sim.tenant.display_name} (simulated)")
+        env.setdefault("TENANT_DISPLAY_NAME", sim.tenant.display_name)
         # Sign-in with Microsoft comes back to SITE_URL's callback: the port the demo serves.
         env.setdefault("SITE_URL", f"http://127.0.0.1:{options['port']}")
         # Invitations and reminders go to files, not over the welcome text in the terminal.
