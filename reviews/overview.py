@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from identities.credentials import EXPIRY_WARNING_DAYS, CredentialRow
 from identities.filters import inactive_principals_q, inventory_queryset
 from identities.models import ServicePrincipal, SyncRun, Tenant
 
-from .models import ApplyStatus, Cycle, Decision, ReviewItem
+from .models import ApplyStatus, Cycle, Decision, EmailDelivery, ItemReviewer, ReviewItem
 
 EXPIRING_SHOWN = 10
 FAILED_STATUSES = (ApplyStatus.FAILED, ApplyStatus.MANUAL)
@@ -74,6 +75,27 @@ def _role_bars(rows: list[dict[str, Any]]) -> list[RoleBar]:
     ]
 
 
+def _uninvited_reviewers() -> Subquery:
+    """Per cycle, reviewers whose invitation has not gone out (the mail server refused it past
+    every retry, or the worker has not got to it yet): a subquery, so that joining the
+    reviewers does not multiply the item counts beside it."""
+    invited = EmailDelivery.objects.filter(
+        cycle=OuterRef(OuterRef("pk")),
+        recipient=OuterRef("user"),
+        kind=EmailDelivery.Kind.INVITATION,
+        sent_at__isnull=False,
+    )
+    waiting = (
+        ItemReviewer.objects.filter(item__cycle=OuterRef("pk"))
+        .exclude(Exists(invited))
+        .order_by()
+        .values("item__cycle")
+        .annotate(n=Count("user", distinct=True))
+        .values("n")
+    )
+    return Coalesce(Subquery(waiting, output_field=IntegerField()), 0)
+
+
 def build_overview(tenant: Tenant | None, now: datetime | None = None) -> Overview:
     now = now or timezone.now()
     overview = Overview(tenant=tenant)
@@ -118,6 +140,7 @@ def build_overview(tenant: Tenant | None, now: datetime | None = None) -> Overvi
         .annotate(
             total=Count("items"),
             decided=Count("items", filter=Q(items__decision__in=DECIDED)),
+            uninvited=_uninvited_reviewers(),
         )
         .order_by("ends_at", "pk")
     )

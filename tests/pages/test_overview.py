@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.models import Assignment, SyncRun
-from reviews import services
-from reviews.models import ApplyStatus, ReviewItem
+from reviews import emails, services
+from reviews.models import ApplyStatus, EmailDelivery, ReviewItem
 from tests.reviews.page_factories import (
     HOSTILE,
     login,
@@ -153,6 +153,23 @@ def test_running_cycles_show_progress_and_failed_removals_link_to_their_cycle(db
     assert f'href="{reverse("identities:sync")}"' in sync
     # The cycle page behind the link offers the retry.
     assert "Retry failed (2)" in login(world.admin).get(cycle_url).content.decode()
+
+
+def test_running_cycles_say_how_many_reviewers_were_not_invited_yet(db, settings):
+    settings.SITE_URL = "https://spreview.contoso.example"
+    world = make_world()  # two reviewers; the invitation task has not run
+
+    def running() -> str:
+        content = overview_of(login(world.admin)).content.decode()
+        return content.split('id="cycles-heading"')[1].split("</section>")[0]
+
+    assert "2 reviewers not invited yet" in running()
+    emails.send_invitations(world.cycle.pk)
+    assert "not invited yet" not in running()
+    EmailDelivery.objects.filter(recipient=world.reviewer_b).delete()
+    assert "1 reviewer not invited yet" in running()
+    # The item counts beside it are not multiplied by the reviewers' join.
+    assert '<progress max="4" value="0"' in running()
 
 
 def test_auditor_sees_the_overview_read_only(db):
