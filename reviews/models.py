@@ -188,6 +188,10 @@ class Decision(models.TextChoices):
     DONT_KNOW = "dont_know", "Don't know"
 
 
+# The decisions a reviewer can make; anything else is still pending.
+DECIDED = (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW)
+
+
 class Recommendation(models.TextChoices):
     APPROVE = "approve", "Approve"
     REVOKE = "revoke", "Revoke"
@@ -207,6 +211,10 @@ class ApplyStatus(models.TextChoices):
     ALREADY_GONE = "already_gone", "Already gone"
     FAILED = "failed", "Failed"
     MANUAL = "manual", "To do in Entra ID"
+
+
+# Removals an admin must look at: failed, or to be done by hand in Entra ID.
+NEEDS_ATTENTION = (ApplyStatus.FAILED, ApplyStatus.MANUAL)
 
 
 class ReviewItem(models.Model):

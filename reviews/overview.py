@@ -18,11 +18,9 @@ from identities.credentials import EXPIRY_WARNING_DAYS, CredentialRow
 from identities.filters import inactive_principals_q, inventory_queryset
 from identities.models import ServicePrincipal, SyncRun, Tenant
 
-from .models import ApplyStatus, Cycle, Decision, EmailDelivery, ItemReviewer, ReviewItem
+from .models import DECIDED, NEEDS_ATTENTION, Cycle, EmailDelivery, ItemReviewer, ReviewItem
 
 EXPIRING_SHOWN = 10
-FAILED_STATUSES = (ApplyStatus.FAILED, ApplyStatus.MANUAL)
-DECIDED = (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW)
 
 
 @dataclass
@@ -150,7 +148,7 @@ def build_overview(tenant: Tenant | None, now: datetime | None = None) -> Overvi
     )
 
     overview.failed_by_cycle = list(
-        ReviewItem.objects.filter(cycle__campaign__tenant=tenant, apply_status__in=FAILED_STATUSES)
+        ReviewItem.objects.filter(cycle__campaign__tenant=tenant, apply_status__in=NEEDS_ATTENTION)
         .values("cycle", "cycle__number", "cycle__campaign__name")
         .annotate(failed=Count("pk"))
         .order_by("cycle__campaign__name", "cycle__number", "cycle")

@@ -16,6 +16,7 @@ from identities.models import Assignment
 
 from .. import audit
 from ..models import (
+    NEEDS_ATTENTION,
     ApplyStatus,
     Cycle,
     ReviewItem,
@@ -68,11 +69,7 @@ def retry_failed(cycle_id: int, *, actor, now: datetime | None = None) -> int:
     """Admin: queue failed removals (and to-dos, after write access was granted) again."""
     now = now or timezone.now()
     cycle = Cycle.objects.select_for_update().select_related("campaign__tenant").get(pk=cycle_id)
-    ids = list(
-        cycle.items.filter(apply_status__in=(ApplyStatus.FAILED, ApplyStatus.MANUAL)).values_list(
-            "pk", flat=True
-        )
-    )
+    ids = list(cycle.items.filter(apply_status__in=NEEDS_ATTENTION).values_list("pk", flat=True))
     if not ids:
         return 0
     cycle.items.filter(pk__in=ids).update(

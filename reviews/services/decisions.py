@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..models import (
+    DECIDED,
     Campaign,
     Cycle,
     Decision,
@@ -52,7 +53,7 @@ def record_decision(
 ) -> ReviewItem:
     """Record or change one reviewer's decision; the last decision counts."""
     now = now or timezone.now()
-    if decision not in (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW):
+    if decision not in DECIDED:
         raise ReviewError("Choose approve, revoke or don't know.")
     justification = justification or ""
     item = (

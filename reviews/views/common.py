@@ -12,23 +12,19 @@ from identities.permissions import require_admin, require_reader
 
 from .. import services
 from ..models import (
-    ApplyStatus,
+    DECIDED,
+    NEEDS_ATTENTION,
     Campaign,
     Cycle,
-    Decision,
     ReviewItem,
 )
 
-DECIDED = (Decision.APPROVE, Decision.REVOKE, Decision.DONT_KNOW)
 QUEUE_SHOWS = ("pending", "decided", "all")
 QUEUE_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
 AUDIT_PER_PAGE = 50
 # A review whose end is this close is flagged on "My reviews".
 DUE_SOON = timedelta(days=3)
-
-
-NEEDS_ATTENTION = (ApplyStatus.FAILED, ApplyStatus.MANUAL)
 
 
 def _progress(cycles: QuerySet[Cycle]) -> QuerySet[Cycle]:
