@@ -126,7 +126,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and whitenoise serves from); a benchmark or a read-only image may
+# point it elsewhere.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -176,7 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reap-stale-sync-runs": {
         "task": "identities.tasks.reap_stale_sync_runs",
-        "schedule": 60.0,
+        # Often enough that a dead run is seen within seconds of going stale.
+        "schedule": 10.0,
     },
     # Starts and closes cycles, sends reminders, re-queues stalled removals: all due-date driven.
     "reviews-tick": {"task": "reviews.tasks.tick", "schedule": 60.0},
@@ -207,8 +210,12 @@ GRAPH_PAGE_SIZE = env.int("GRAPH_PAGE_SIZE", default=999)
 
 # A principal with no sign-in for this many days counts as inactive in the inventory.
 INACTIVE_DAYS = env.int("INACTIVE_DAYS", default=90)
-# A running sync whose heartbeat is older than this is taken as dead (its worker was lost).
-SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=300)
+# A running sync beats every SYNC_HEARTBEAT_SECONDS from its own thread, whatever Graph's speed;
+# one whose heartbeat is older than SYNC_STALE_AFTER_SECONDS is taken as dead (worker lost).
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=5.0)
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=30)
+# A sweep that would remove more than this share of the mirror waits for a second complete read.
+SYNC_MAX_SWEEP_SHARE = env.float("SYNC_MAX_SWEEP_SHARE", default=0.2)
 
 LOGGING = {
     "version": 1,
@@ -242,6 +249,9 @@ if _proxy_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 if SITE_URL.startswith("https://"):
     CSRF_TRUSTED_ORIGINS = ["https://" + urlsplit(SITE_URL).netloc]
+# Container probes call /healthz over plain http on the pod's own port: a redirect to https
+# would fail them. The answer is "ok" and nothing else.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config import views as config_views
 from identities import auth_views
 from reviews import views as review_views
 
 urlpatterns = [
     path("", review_views.home, name="home"),
     path("overview/", review_views.overview, name="overview"),
+    path("healthz", config_views.healthz, name="healthz"),
     path("accounts/login/", auth_views.PasswordLoginView.as_view(), name="login"),
     path("accounts/signin/", auth_views.signin_start, name="signin"),
     path("accounts/signin/callback/", auth_views.signin_callback, name="signin_callback"),
