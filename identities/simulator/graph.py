@@ -19,7 +19,17 @@ from . import render
 from .faults import Faults
 from .odata import GraphError, apply_select, matches, parse_filter, parse_select
 from .paging import PageCursors
-from .tenant import RoleAssignment, RoleDefinition, RoleSchedule, SimTenant, Store, iso, utcnow
+from .tenant import (
+    ActiveInstances,
+    RoleAssignment,
+    RoleDefinition,
+    RoleInstance,
+    RoleSchedule,
+    SimTenant,
+    Store,
+    iso,
+    utcnow,
+)
 
 MAX_TOP = 999
 MAX_GET_BY_IDS = 1000
@@ -36,6 +46,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "roleAssignments": _ROLE_READ,
     "roleAssignments.delete": ("RoleManagement.ReadWrite.Directory",),
     "roleAssignmentSchedules": (
+        "RoleAssignmentSchedule.Read.Directory",
+        "RoleAssignmentSchedule.ReadWrite.Directory",
+        *_ROLE_READ,
+    ),
+    "roleAssignmentScheduleInstances": (
         "RoleAssignmentSchedule.Read.Directory",
         "RoleAssignmentSchedule.ReadWrite.Directory",
         *_ROLE_READ,
@@ -75,6 +90,11 @@ _SCHEDULE_FIELDS = {
     "assignmentType": "assignment_type",
 }
 _ELIGIBILITY_FIELDS = {k: v for k, v in _SCHEDULE_FIELDS.items() if k != "assignmentType"}
+_INSTANCE_FIELDS = {
+    **{k: v for k, v in _SCHEDULE_FIELDS.items() if k != "status"},
+    "roleAssignmentOriginId": "role_assignment_origin_id",
+    "roleAssignmentScheduleId": "role_assignment_schedule_id",
+}
 _ROLE_FIELDS = {
     "id": "id",
     "templateId": "template_id",
@@ -250,6 +270,13 @@ class GraphApi:
             )
             fields = _ELIGIBILITY_FIELDS if eligible else _SCHEDULE_FIELDS
             return self._assignments(req, rest, name, store, fields, render.schedule)
+        if name == "roleAssignmentScheduleInstances" and len(rest) <= 1:
+            self._allow(method, "GET")
+            self._permit(req, name)
+            instances = ActiveInstances(self.tenant)
+            return self._assignments(
+                req, rest, name, instances, _INSTANCE_FIELDS, render.schedule_instance
+            )
         if (
             name in ("roleAssignmentScheduleRequests", "roleEligibilityScheduleRequests")
             and not rest
@@ -302,7 +329,7 @@ class GraphApi:
         req: GraphRequest,
         rest: list[str],
         name: str,
-        store: Store[Any],
+        store: Store[Any] | ActiveInstances,
         fields: dict[str, str],
         renderer: Callable[[Any], dict[str, Any]],
     ) -> GraphResponse:
@@ -680,10 +707,12 @@ def _any_role() -> RoleDefinition:
     return RoleDefinition("", "", "", "")
 
 
-def _any_record(name: str) -> RoleAssignment | RoleSchedule:
+def _any_record(name: str) -> RoleAssignment | RoleSchedule | RoleInstance:
     """A blank record of the listing's type: its rendering gives the selectable properties."""
     if name == "roleAssignments":
         return RoleAssignment("", "", "")
+    if name == "roleAssignmentScheduleInstances":
+        return RoleInstance("", "", "")
     if name == "roleAssignmentSchedules":
         return RoleSchedule("", "", "", assignment_type="Assigned")
     return RoleSchedule("", "", "")

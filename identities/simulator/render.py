@@ -9,7 +9,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .tenant import Group, RoleAssignment, RoleDefinition, RoleSchedule, ServicePrincipal, User
+from .tenant import (
+    Group,
+    RoleAssignment,
+    RoleDefinition,
+    RoleInstance,
+    RoleSchedule,
+    ServicePrincipal,
+    User,
+)
 
 SP_TYPE = "#microsoft.graph.servicePrincipal"
 USER_TYPE = "#microsoft.graph.user"
@@ -193,6 +201,22 @@ def schedule(s: RoleSchedule) -> dict[str, Any]:
         },
     }
     return out
+
+
+def schedule_instance(i: RoleInstance) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "principalId": i.principal_id,
+        "roleDefinitionId": i.role_definition_id,
+        "directoryScopeId": i.directory_scope_id,
+        "appScopeId": i.app_scope_id,
+        "startDateTime": i.start_date_time,
+        "endDateTime": i.end_date_time,
+        "assignmentType": i.assignment_type,
+        "memberType": i.member_type,
+        "roleAssignmentOriginId": i.role_assignment_origin_id,
+        "roleAssignmentScheduleId": i.role_assignment_schedule_id,
+    }
 
 
 SIGN_IN_KINDS = (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +16,8 @@ class LoggedRequest:
     status: int
     at: float  # time.time() when the answer was sent
     duration: float  # seconds spent answering, including injected latency
+    # What a removal acted on (see `removal_target`), so tests can count requests per grant.
+    target: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -22,7 +26,27 @@ class LoggedRequest:
             "status": self.status,
             "at": self.at,
             "duration": self.duration,
+            "target": self.target,
         }
+
+
+def removal_target(method: str, path: str, body: bytes) -> str:
+    """The grant a removal names: the roleAssignment id of a DELETE, or "principalId
+    roleDefinitionId directoryScopeId" of a schedule request (the path alone does not say).
+    Nothing else is kept from a body: token requests carry secrets."""
+    route = path.split("?", 1)[0]
+    if method == "DELETE" and "/roleManagement/directory/roleAssignments/" in route:
+        return unquote(route.rsplit("/", 1)[-1])
+    if method != "POST" or not route.endswith("ScheduleRequests"):
+        return ""
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    keys = ("principalId", "roleDefinitionId", "directoryScopeId")
+    return " ".join(str(data.get(k) or "") for k in keys)[:512]
 
 
 class RequestLog:

@@ -32,7 +32,7 @@ from .graph import GraphApi, GraphRequest, GraphResponse, parse_options
 from .odata import GraphError, error_envelope, parse_query
 from .paging import PageCursors
 from .persist import StateWriter
-from .requestlog import LoggedRequest, RequestLog
+from .requestlog import LoggedRequest, RequestLog, removal_target
 from .tenant import SimTenant
 
 logger = logging.getLogger(__name__)
@@ -511,6 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
                     status=status,
                     at=time.time(),
                     duration=time.monotonic() - started,
+                    target=removal_target(self.command, self.path, body),
                 )
             )
         self.send_response(status)

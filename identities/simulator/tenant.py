@@ -174,6 +174,98 @@ class RoleSchedule(_Record):
 
 
 @dataclass(slots=True, eq=False)
+class RoleInstance(_Record):
+    """An active assignment as `roleAssignmentScheduleInstances` lists it. Graph lists one for
+    every active assignment, "made through PIM … or directly through the role assignments API";
+    the simulator derives them on read from the assignments and schedules (never stored)."""
+
+    id: str
+    principal_id: str
+    role_definition_id: str
+    directory_scope_id: str = "/"
+    app_scope_id: str | None = None
+    member_type: str = "Direct"
+    assignment_type: str = "Assigned"
+    start_date_time: str | None = None
+    end_date_time: str | None = None
+    role_assignment_origin_id: str | None = None
+    role_assignment_schedule_id: str | None = None
+
+
+class ActiveInstances:
+    """Store-shaped, read-only view (get, by_principal, by_role, all) of the active instances:
+    one per direct roleAssignment (starting when it was created) and one per PIM-active
+    schedule (its own start; the roleAssignment backing it is not listed twice)."""
+
+    def __init__(self, tenant: SimTenant) -> None:
+        self.tenant = tenant
+
+    @staticmethod
+    def _direct(ra: RoleAssignment) -> RoleInstance:
+        return RoleInstance(
+            id=ra.id,
+            principal_id=ra.principal_id,
+            role_definition_id=ra.role_definition_id,
+            directory_scope_id=ra.directory_scope_id,
+            app_scope_id=ra.app_scope_id,
+            start_date_time=ra.created_date_time,
+            role_assignment_origin_id=ra.id,
+            role_assignment_schedule_id=ra.id,
+        )
+
+    @staticmethod
+    def _scheduled(s: RoleSchedule) -> RoleInstance:
+        return RoleInstance(
+            id=s.role_assignment_id or s.id,
+            principal_id=s.principal_id,
+            role_definition_id=s.role_definition_id,
+            directory_scope_id=s.directory_scope_id,
+            app_scope_id=s.app_scope_id,
+            member_type=s.member_type,
+            assignment_type=s.assignment_type or "Assigned",
+            start_date_time=s.start_date_time,
+            end_date_time=s.end_date_time,
+            role_assignment_origin_id=s.role_assignment_id,
+            role_assignment_schedule_id=s.id,
+        )
+
+    def _of(
+        self, assignments: list[RoleAssignment], schedules: list[RoleSchedule]
+    ) -> list[RoleInstance]:
+        direct = [self._direct(ra) for ra in assignments if not ra.schedule_id]
+        return direct + [self._scheduled(s) for s in schedules]
+
+    def get(self, instance_id: str) -> RoleInstance | None:
+        with self.tenant.lock:
+            ra = self.tenant.role_assignments.get(instance_id)
+            if ra is not None and not ra.schedule_id:
+                return self._direct(ra)
+            schedule_id = ra.schedule_id if ra is not None else instance_id
+            s = self.tenant.assignment_schedules.get(schedule_id or "")
+            return self._scheduled(s) if s is not None else None
+
+    def by_principal(self, principal_id: str) -> list[RoleInstance]:
+        with self.tenant.lock:
+            return self._of(
+                self.tenant.role_assignments.by_principal(principal_id),
+                self.tenant.assignment_schedules.by_principal(principal_id),
+            )
+
+    def by_role(self, role_definition_id: str) -> list[RoleInstance]:
+        with self.tenant.lock:
+            return self._of(
+                self.tenant.role_assignments.by_role(role_definition_id),
+                self.tenant.assignment_schedules.by_role(role_definition_id),
+            )
+
+    def all(self) -> list[RoleInstance]:
+        with self.tenant.lock:
+            return self._of(
+                self.tenant.role_assignments.all(), self.tenant.assignment_schedules.all()
+            )
+
+
+@dataclass(slots=True, eq=False)
 class AppRegistration(_Record):
     """The app the sync signs in as, with every credential the login authority accepts."""
 
