@@ -37,7 +37,9 @@ def use_database(name: str) -> str:
     os.environ["DATABASE_URL"] = url
     # Production settings: with DEBUG on, Django keeps every SQL statement in memory, which is
     # what a deployment never does and what would make peak memory grow with the tenant.
-    os.environ.update(DEBUG="false", SECRET_KEY="bench-only-not-secret", ALLOWED_HOSTS="localhost")
+    os.environ.update(
+        DEBUG="false", SECRET_KEY="bench-only-" + "x0123456789" * 5, ALLOWED_HOSTS="localhost"
+    )
     return url
 
 

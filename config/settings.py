@@ -20,6 +20,9 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=True)
 
 
+DEMO_SECRET_KEY = "spreview-insecure-demo-key-never-use-in-production"
+
+
 def _secret_key() -> str:
     """Read SECRET_KEY or SECRET_KEY_FILE; only the demo may fall back to a fixed key."""
     path = env.str("SECRET_KEY_FILE", default="")
@@ -32,11 +35,28 @@ def _secret_key() -> str:
     if value:
         return value
     if DEBUG:
-        return "spreview-insecure-demo-key-never-use-in-production"
+        return DEMO_SECRET_KEY
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is false.")
 
 
+def _refuse_weak_secret_key(key: str) -> None:
+    """Production signs sessions and email links with this key: one anybody can read here, or
+    one short or repetitive enough to guess (Django's own security.W009 rule), stops start-up."""
+    if key == DEMO_SECRET_KEY or key.startswith("django-insecure"):
+        problem = "is a published demo key"
+    elif len(key) < 50 or len(set(key)) < 5:
+        problem = "is too weak (fewer than 50 characters or 5 different ones)"
+    else:
+        return
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {problem}: with DEBUG=false set a random one, such as the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+
+
 SECRET_KEY = _secret_key()
+if not DEBUG:
+    _refuse_weak_secret_key(SECRET_KEY)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )

@@ -73,6 +73,82 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "spreview-insecure-demo-key-never-use-in-production",  # the demo's, in this repository
+        "django-insecure-" + "k3y!" * 12,  # startproject's placeholder
+        "short-but-random-Q8f2",
+        "a" * 60,
+    ],
+    ids=["demo", "django-insecure", "short", "repetitive"],
+)
+def test_production_refuses_to_start_with_a_published_or_weak_secret_key(tmp_path, key):
+    result = run(["manage.py", "check"], production_env(tmp_path, SECRET_KEY=key))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY" in result.stderr
+    assert key not in result.stderr  # the message names the setting, never the key
+
+
+def test_production_refuses_the_demo_key_from_a_secret_key_file(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("spreview-insecure-demo-key-never-use-in-production\n")
+    env = production_env(tmp_path, SECRET_KEY_FILE=str(key_file))
+    del env["SECRET_KEY"]
+    result = run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is a published demo key" in result.stderr
+
+
+def test_the_demo_keeps_its_fixed_key_with_debug_on(tmp_path):
+    env = production_env(tmp_path, DEBUG="true")
+    del env["SECRET_KEY"]
+    result = run(["manage.py", "check"], env)
+    assert result.returncode == 0, result.stderr
+
+
+COMPOSE_VALUE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
+
+
+def compose_app_environment() -> dict[str, str]:
+    """The app containers' environment in docker-compose.yml (the `x-app` anchor) as compose
+    resolves it with nothing set: `${X:-default}` gives the default, `${X:?…}` is what the
+    operator must provide (None here)."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if line.strip() == "environment: &app-env")
+    indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
+    found: dict[str, str | None] = {}
+    for line in lines[start + 1 :]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        name, _, raw = line.strip().partition(":")
+        raw = raw.strip().strip("\"'")
+        required = [m for m in COMPOSE_VALUE.finditer(raw) if m.group(2) == "?"]
+        found[name] = None if required else COMPOSE_VALUE.sub(lambda m: m.group(3) or "", raw)
+    return found
+
+
+def test_compose_environment_reader_sees_the_stack_as_compose_does():
+    compose = compose_app_environment()
+    assert compose["DEBUG"] == "false"
+    assert compose["SECRET_KEY"] is None  # compose refuses to start without one
+    assert compose["ALLOWED_HOSTS"] == "localhost,127.0.0.1"
+    assert compose["SECURE_PROXY_SSL_HEADER"] == ""
+
+
+def test_deploy_check_passes_with_the_docker_compose_defaults(tmp_path):
+    compose = compose_app_environment()
+    env = production_env(tmp_path)
+    for name in ("ALLOWED_HOSTS", "SITE_URL"):
+        del env[name]
+    env.update({name: value for name, value in compose.items() if value is not None})
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
 PRODUCTION_HEADERS = """
 import json, django
 django.setup()
