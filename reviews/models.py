@@ -211,6 +211,8 @@ class ApplyStatus(models.TextChoices):
     ALREADY_GONE = "already_gone", "Already gone"
     FAILED = "failed", "Failed"
     MANUAL = "manual", "To do in Entra ID"
+    # Granted again in Entra ID after the decision, found when a removal was retried.
+    REGRANTED = "regranted", "Re-granted during apply — left in place"
 
 
 # Removals an admin must look at: failed, or to be done by hand in Entra ID.
@@ -234,6 +236,8 @@ class ReviewItem(models.Model):
     kind = models.CharField(max_length=16)
     granted_via = models.CharField(max_length=16)
     role_assignment_id = models.CharField(max_length=256, blank=True)
+    # The PIM schedule reviewed: a grant made since carries another id and is never removed.
+    schedule_id = models.CharField(max_length=256, blank=True)
 
     recommendation = models.CharField(max_length=16, choices=Recommendation.choices)
     recommendation_reason = models.CharField(max_length=512)
@@ -258,6 +262,9 @@ class ReviewItem(models.Model):
     apply_error_code = models.CharField(max_length=128, blank=True)
     apply_error = models.TextField(blank=True)
     apply_request_id = models.CharField(max_length=128, blank=True)
+    # When the first removal request went to Graph: a retry that finds the grant gone knows
+    # that request did it.
+    removal_sent_at = models.DateTimeField(null=True, blank=True)
     # Set when the sync finds a revoked assignment granted again in Entra ID after removal.
     regranted_at = models.DateTimeField(null=True, blank=True)
 
@@ -283,6 +290,13 @@ class ReviewItem(models.Model):
     @property
     def scope_label(self) -> str:
         return Assignment(directory_scope_id=self.directory_scope_id).scope_label
+
+    def revoked_at(self) -> datetime | None:
+        """When revoking became the outcome: the reviewer's decision, else the cycle's close
+        (a default). Grants created since then are not the one that was decided."""
+        if self.outcome_source == "decision" and self.decided_at:
+            return self.decided_at
+        return self.cycle.closed_at
 
     def default_outcome(self, default: str) -> str:
         """What an undecided item becomes under the cycle's default."""

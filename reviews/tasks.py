@@ -12,7 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from identities.graph import GraphClient, GraphConfigError
-from identities.graph.removals import Privilege, remove
+from identities.graph.removals import Grant, Privilege, current_grants, remove
 
 from . import emails, services
 
@@ -37,6 +37,11 @@ def _remover():
         return remove(_graph(), privilege, justification)
 
     return send
+
+
+def _inspect(privilege: Privilege) -> list[Grant]:
+    """What Entra ID holds now, read before a retried removal sends anything."""
+    return current_grants(_graph(), privilege)
 
 
 @shared_task(ignore_result=True)
@@ -68,7 +73,9 @@ def apply_revocation(self, item_id: int) -> str | None:
     except GraphConfigError as exc:
         logger.error("apply of item %s not started: %s", item_id, exc)
         return None
-    result = services.apply_item(item_id, remover, max_attempts=settings.APPLY_MAX_ATTEMPTS)
+    result = services.apply_item(
+        item_id, remover, inspect=_inspect, max_attempts=settings.APPLY_MAX_ATTEMPTS
+    )
     if result == services.RETRY:
         attempt = self.request.retries + 1
         delay = min(300.0, 5.0 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)  # noqa: S311

@@ -6,15 +6,22 @@ answers 400 RoleAssignmentDoesNotExist both when nothing is left and, occasional
 removal did work, so the schedules are re-read to decide rather than trusting the code.
 
 Exactly one removal request is sent per call: the reads that confirm an outcome are GETs.
+`current_grants` is what a retried removal reads first (see reviews.services.apply): the grants
+Graph lists now for the principal, role, scope and kind, with the ids and creation times that
+tell the decided grant from one made after the decision.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from .client import GraphClient
 from .errors import GraphError, GraphNotFound
+from .values import graph_datetime, text
 
 REMOVED = "removed"
 ALREADY_GONE = "already_gone"
@@ -27,6 +34,9 @@ _SCHEDULES = {
     "active": "roleManagement/directory/roleAssignmentSchedules",
     "eligible": "roleManagement/directory/roleEligibilitySchedules",
 }
+# Every active assignment, direct or through PIM, with when it started (v1.0 roleAssignments
+# carry no time, and their ids are derived from role, principal and scope).
+_INSTANCES = "roleManagement/directory/roleAssignmentScheduleInstances"
 
 
 class RemovalImpossible(GraphError):
@@ -62,21 +72,61 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def schedule_exists(client: GraphClient, privilege: Privilege) -> bool:
-    """True while Graph still lists a direct schedule for this principal, role and scope."""
+def _direct_rows(client: GraphClient, path: str, privilege: Privilege) -> Iterator[dict[str, Any]]:
+    """Rows of a listing held by the principal itself (not through a group) for this role and
+    scope: Graph filters on principal and role; the scope is matched here."""
     query = (
         f"principalId eq {_quote(privilege.principal_id)} and "
         f"roleDefinitionId eq {_quote(privilege.role_id)}"
     )
-    for page in client.iter_pages(_SCHEDULES[privilege.kind], params={"$filter": query}):
-        for schedule in page:
-            scope = schedule.get("directoryScopeId") or "/"
+    for page in client.iter_pages(path, params={"$filter": query}):
+        for row in page:
             if (
-                scope == (privilege.directory_scope_id or "/")
-                and schedule.get("memberType", "Direct") == "Direct"
+                isinstance(row, dict)
+                and (row.get("directoryScopeId") or "/") == (privilege.directory_scope_id or "/")
+                and row.get("memberType", "Direct") == "Direct"
             ):
-                return True
-    return False
+                yield row
+
+
+def schedule_exists(client: GraphClient, privilege: Privilege) -> bool:
+    """True while Graph still lists a direct schedule for this principal, role and scope."""
+    return any(True for _ in _direct_rows(client, _SCHEDULES[privilege.kind], privilege))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One grant Graph lists now for a privilege: enough to tell whether it is the grant a
+    review decided to remove or one made since."""
+
+    assignment_id: str  # the roleAssignment id: a re-grant of a direct assignment gets the same
+    schedule_id: str  # the PIM schedule: a new grant gets a new one
+    created_at: datetime | None  # None when Graph gave no usable time
+
+
+def current_grants(client: GraphClient, privilege: Privilege) -> list[Grant]:
+    """What Graph lists now for this principal, role, scope and kind (GETs only)."""
+    if privilege.kind == "active":
+        return [
+            Grant(
+                text(row.get("roleAssignmentOriginId"), 256),
+                text(row.get("roleAssignmentScheduleId"), 256),
+                graph_datetime(row.get("startDateTime")),
+            )
+            for row in _direct_rows(client, _INSTANCES, privilege)
+        ]
+    if privilege.kind == "eligible":
+        grants = []
+        for row in _direct_rows(client, _SCHEDULES["eligible"], privilege):
+            info = row.get("scheduleInfo") if isinstance(row.get("scheduleInfo"), dict) else {}
+            created = graph_datetime(row.get("createdDateTime")) or graph_datetime(
+                info.get("startDateTime")
+            )
+            grants.append(Grant("", text(row.get("id"), 256), created))
+        return grants
+    raise RemovalImpossible(
+        f"Cannot read assignments of kind {privilege.kind!r}.", code="UnsupportedKind"
+    )
 
 
 def assignment_exists(client: GraphClient, role_assignment_id: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .apply import (
     APPLIED,
     FAILED,
+    REGRANTED,
     RETRY,
     TODO,
     apply_item,
@@ -56,6 +57,7 @@ __all__ = [
     "CYCLE_SETTINGS",
     "FAILED",
     "JUSTIFICATION_MAX",
+    "REGRANTED",
     "RETRY",
     "TODO",
     "ReviewError",

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from identities.graph.errors import GraphConfigError, GraphError
-from identities.graph.removals import ALREADY_GONE, Privilege, RemovalImpossible
+from identities.graph.removals import ALREADY_GONE, Grant, Privilege, RemovalImpossible
 from identities.models import Assignment
 
 from .. import audit
@@ -132,20 +132,27 @@ def privilege_of(item: ReviewItem) -> Privilege:
 
 
 APPLIED, RETRY, FAILED, TODO = "applied", "retry", "failed", "manual"
+# What a retry can find instead of sending: its earlier request did the removal; the privilege
+# was granted again after the decision; or Graph gives no time to tell which grant it lists.
+CONFIRMED, REGRANTED, UNCLEAR = "confirmed", "regranted", "unclear"
 
 
 def apply_item(
     item_id: int,
     remove: Callable[[Privilege, str], str] | None,
     *,
+    inspect: Callable[[Privilege], list[Grant]] | None = None,
     max_attempts: int = 5,
     now: datetime | None = None,
 ) -> str | None:
     """Claim one queued revocation and remove it through Graph; None if not ours to do.
 
     `remove(privilege, justification)` sends the removal (None: a read-only deployment, the
-    item becomes a to-do for an admin). Returns what became of the item; RETRY means the
-    caller should run it again later (the item is queued again).
+    item becomes a to-do for an admin). `inspect(privilege)` lists what Graph holds now: every
+    attempt after the first reads it before sending, because the earlier request may have
+    landed (a worker killed mid-request, a timeout) and the privilege may have been granted
+    again since, under the same id; only the grant that was decided is ever removed. Returns
+    what became of the item; RETRY means the caller should run it again later.
     """
     if not claim_item(item_id):
         return None
@@ -155,22 +162,76 @@ def apply_item(
     )
     error: GraphError | None = None
     result = None
+    evidence: dict | None = None
     if remove is None:
         result = TODO
     else:
         try:
-            result = remove(privilege_of(item), justification)
+            if item.apply_attempts > 1 and inspect is not None:
+                result, evidence = _recheck(item, inspect(privilege_of(item)))
+            if result is None:
+                ReviewItem.objects.filter(pk=item_id, removal_sent_at__isnull=True).update(
+                    removal_sent_at=timezone.now()
+                )
+                result = remove(privilege_of(item), justification)
         except GraphError as exc:
             error = exc
         except GraphConfigError as exc:
             # Nothing was sent; the admin fixes the setting, then retries the failed items.
             error = RemovalImpossible(f"Graph is not configured: {exc}", code="GraphConfigError")
-    return _record_apply_result(item_id, result, error, max_attempts, now or timezone.now())
+    return _record_apply_result(
+        item_id, result, error, max_attempts, now or timezone.now(), evidence
+    )
+
+
+def _recheck(item: ReviewItem, grants: list[Grant]) -> tuple[str | None, dict | None]:
+    """Before a retry sends anything: (None, None) to send the removal (the decided grant is
+    still there), else what became of the item and the evidence for its audit event."""
+    if not grants:
+        return (CONFIRMED if item.removal_sent_at else ALREADY_GONE), None
+    revoked_at = item.revoked_at()
+    # Graph's times have whole seconds: a grant in the decision's own second may be newer.
+    cutoff = revoked_at.replace(microsecond=0) if revoked_at else None
+    verdicts = [_is_decided_grant(item, grant, cutoff) for grant in grants]
+    if True in verdicts:
+        return None, None
+    evidence = {
+        "revoked_at": cutoff.isoformat() if cutoff else None,
+        "grants": [
+            {
+                "assignment_id": g.assignment_id,
+                "schedule_id": g.schedule_id,
+                "created_at": g.created_at.isoformat() if g.created_at else None,
+            }
+            for g in grants[:5]
+        ],
+    }
+    return (UNCLEAR if None in verdicts else REGRANTED), evidence
+
+
+def _is_decided_grant(item: ReviewItem, grant: Grant, cutoff: datetime | None) -> bool | None:
+    """True for the grant the review decided on, False for a newer one, None when unknown.
+
+    A PIM schedule is known by its id (a new grant gets a new one). A direct assignment's id
+    is derived from role, principal and scope, so a re-grant reuses it: only a creation time
+    before the decision proves it is the grant that was reviewed."""
+    if item.granted_via != "direct" and item.schedule_id:
+        return grant.schedule_id == item.schedule_id
+    if item.granted_via == "direct" and grant.assignment_id != item.role_assignment_id:
+        return False
+    if grant.created_at is None or cutoff is None:
+        return None
+    return grant.created_at < cutoff
 
 
 @transaction.atomic
 def _record_apply_result(
-    item_id: int, result: str | None, error: GraphError | None, max_attempts: int, now: datetime
+    item_id: int,
+    result: str | None,
+    error: GraphError | None,
+    max_attempts: int,
+    now: datetime,
+    evidence: dict | None = None,
 ) -> str:
     item = (
         ReviewItem.objects.select_for_update()
@@ -190,6 +251,20 @@ def _record_apply_result(
     if error is None and result == TODO:
         item.apply_status = ApplyStatus.MANUAL
         item.apply_error = "Read-only deployment: remove this assignment in Entra ID."
+        outcome, action = TODO, "reviews.removal.todo"
+    elif error is None and result == REGRANTED:
+        item.apply_status = ApplyStatus.REGRANTED
+        item.apply_error_code = ""
+        item.apply_error = _regrant_note(evidence or {})
+        outcome, action = REGRANTED, "reviews.removal.regranted"
+    elif error is None and result == UNCLEAR:
+        item.apply_status = ApplyStatus.MANUAL
+        item.apply_error_code = "RegrantUnclear"
+        item.apply_error = (
+            "Entra ID lists this privilege again, and Graph gives no creation time to tell the "
+            "reviewed grant from one made since the decision: check in Entra ID, and remove it "
+            "there if it is the one reviewed."
+        )
         outcome, action = TODO, "reviews.removal.todo"
     elif error is None:
         item.apply_status = (
@@ -241,13 +316,16 @@ def _record_apply_result(
     audit.record(
         action,
         summary=f"{label}: {ApplyStatus(item.apply_status).label}"
-        + (f" ({item.apply_error_code})" if item.apply_error_code else ""),
+        + (f" ({item.apply_error_code})" if item.apply_error_code else "")
+        + (" (confirmed after the worker stopped)" if result == CONFIRMED else ""),
         old={"apply_status": ApplyStatus.APPLYING},
         new={
             "apply_status": item.apply_status,
             "attempt": item.apply_attempts,
             "error_code": item.apply_error_code,
             "request_id": item.apply_request_id,
+            **({"confirmed_on_retry": True} if result == CONFIRMED else {}),
+            **(evidence or {}),
         },
         **common,
     )
@@ -257,15 +335,27 @@ def _record_apply_result(
     return outcome
 
 
+def _regrant_note(evidence: dict) -> str:
+    """The evidence in words, for the results page and CSV."""
+    created = sorted(g["created_at"] for g in evidence.get("grants", []) if g["created_at"])
+    since = f" on {created[-1]}" if created else ""
+    decided = evidence.get("revoked_at") or "the decision"
+    return (
+        f"Granted again in Entra ID{since}, after the revocation ({decided}); left in place: "
+        "the next review decides on it."
+    )
+
+
 def requeue_stalled(
     now: datetime | None = None,
     *,
     after: timedelta | None = None,
     max_attempts: int | None = None,
 ) -> list[int]:
-    """Items left `applying` by a worker that died go back to the queue (removal is idempotent
-    on Graph's side: a second request finds the assignment already gone). One that has used all
-    its attempts this way fails instead, so an item that kills its worker cannot loop forever."""
+    """Items left `applying` by a worker that died go back to the queue; their next attempt
+    reads Entra ID before sending anything (see `apply_item`), so a removal that landed is not
+    sent twice and a privilege granted since is left alone. One that has used all its attempts
+    this way fails instead, so an item that kills its worker cannot loop forever."""
     now = now or timezone.now()
     after = after or timedelta(seconds=settings.APPLY_STALE_AFTER_SECONDS)
     max_attempts = max_attempts or settings.APPLY_MAX_ATTEMPTS

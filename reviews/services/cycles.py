@@ -113,6 +113,7 @@ def start_cycle(campaign_id: int, *, now: datetime | None = None, actor=None) ->
                 kind=a.kind,
                 granted_via=a.granted_via,
                 role_assignment_id=a.role_assignment_id,
+                schedule_id=a.schedule_id,
                 recommendation=rec,
                 recommendation_reason=reason,
             )

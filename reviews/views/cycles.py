@@ -72,6 +72,7 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "pk", filter=Q(apply_status__in=(ApplyStatus.APPLIED, ApplyStatus.ALREADY_GONE))
         ),
         failed=Count("pk", filter=Q(apply_status__in=NEEDS_ATTENTION)),
+        regranted=Count("pk", filter=Q(apply_status=ApplyStatus.REGRANTED)),
     )
     counts["decided"] = counts["total"] - counts["pending"]
     cycle.attention = counts["failed"]

@@ -5,6 +5,7 @@ Imported explicitly by the apply tests (not a conftest: other review tests have 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from identities import sync
 from identities.graph import GraphClient
-from identities.graph.removals import Privilege, remove
+from identities.graph.removals import Grant, Privilege, current_grants, remove
 from identities.models import SyncRun, Tenant
 from reviews import services
 from reviews.models import Campaign, Cycle, ReviewItem
@@ -81,6 +82,12 @@ def graph_remover(client: GraphClient | None = None) -> Callable[[Privilege, str
     return send
 
 
+def graph_inspector(client: GraphClient | None = None) -> Callable[[Privilege], list[Grant]]:
+    """What `reviews.tasks._inspect` does: read the grants Graph lists now, before a retry."""
+    client = client or GraphClient.from_settings()
+    return lambda privilege: current_grants(client, privilege)
+
+
 def apply_all(items: Iterable[ReviewItem], remover, **kwargs) -> dict[int, str | None]:
     return {item.pk: services.apply_item(item.pk, remover, **kwargs) for item in items}
 
@@ -101,6 +108,24 @@ def removal_requests(sim, *, reached_tenant: bool = False) -> list:
     if reached_tenant:
         found = [r for r in found if r.status not in REFUSED_BY_FAULTS]
     return found
+
+
+def successful_removals(sim, items: Iterable[ReviewItem]) -> dict[int, int]:
+    """How many removal requests that removed something (201, 204) Graph logged per item,
+    matched by the grant each request named (the simulator logs it as `target`)."""
+
+    def item_key(item: ReviewItem) -> tuple[str, str]:
+        if item.kind == "active" and item.granted_via == "direct":
+            return item.kind, item.role_assignment_id
+        scope = item.directory_scope_id or "/"
+        return item.kind, f"{item.principal_object_id} {item.role_object_id} {scope}"
+
+    done = Counter(
+        ("eligible" if "roleEligibilitySchedule" in r.path else "active", r.target)
+        for r in removal_requests(sim)
+        if r.status in (201, 204)
+    )
+    return {item.pk: done[item_key(item)] for item in items}
 
 
 def statuses(items: Iterable[ReviewItem]) -> dict[int, str]:
