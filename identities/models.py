@@ -173,6 +173,9 @@ class Assignment(models.Model):
     changed_run = models.BigIntegerField(default=0)
     # The run that listed it again after it had been removed (a re-grant); 0 if never.
     reappeared_run = models.BigIntegerField(default=0)
+    # The run whose sweep would have removed it but held back (too large a share of the
+    # mirror); 0 if not held. The next complete run that still does not list it removes it.
+    sweep_held_run = models.BigIntegerField(default=0)
 
     objects = AssignmentQuerySet.as_manager()
 
@@ -209,6 +212,8 @@ class SyncRun(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        # Taken for dead while it was still working: it stopped at its next write, swept nothing.
+        LOST = "lost"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
     trigger = models.CharField(max_length=32, default="manual")  # schedule | manual | command
@@ -231,6 +236,12 @@ class SyncRun(models.Model):
     principals_updated = models.IntegerField(default=0)
     roles_privileged = models.IntegerField(default=0)
     sign_in_activity = models.CharField(max_length=16, blank=True)  # read | unavailable
+    # A sweep above SYNC_MAX_SWEEP_SHARE is held until a second complete read confirms it:
+    # how many assignments were held, out of how many current ones.
+    sweep_held = models.IntegerField(default=0)
+    sweep_base = models.IntegerField(default=0)
+    # Listed rows whose principal or key could not be read; their mirror rows were kept.
+    rows_unreadable = models.IntegerField(default=0)
     notes = models.TextField(blank=True)
     error_code = models.CharField(max_length=128, blank=True)
     error_message = models.TextField(blank=True)
@@ -258,6 +269,11 @@ class SyncRun(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status == self.Status.RUNNING
+
+    @property
+    def sweep_held_percent(self) -> int:
+        """The held share of the mirror in whole percent (for the sync page)."""
+        return round(100 * self.sweep_held / self.sweep_base) if self.sweep_base else 0
 
 
 class EntraAccount(models.Model):

@@ -66,9 +66,13 @@ def map_ahead(fetch: Callable[[T], R], inputs: Iterable[T]) -> Iterator[tuple[T,
     """Yield (input, fetch(input)) in order, fetching the next input while the caller works.
 
     `inputs` is consumed on the caller's thread (it may read the database); only `fetch`
-    runs on the helper thread.
+    runs on the helper thread. When the caller stops early (an exception, e.g. a sync that
+    lost its lock), the fetch in flight is abandoned rather than awaited: with a slow Graph it
+    could take minutes nobody will use.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-map-ahead") as pool:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-map-ahead")
+    completed = False
+    try:
         pending: tuple[T, Future[R]] | None = None
         for item in inputs:
             future = pool.submit(fetch, item)
@@ -77,3 +81,6 @@ def map_ahead(fetch: Callable[[T], R], inputs: Iterable[T]) -> Iterator[tuple[T,
             pending = (item, future)
         if pending is not None:
             yield pending[0], pending[1].result()
+        completed = True
+    finally:
+        pool.shutdown(wait=completed, cancel_futures=not completed)

@@ -3,13 +3,27 @@
 Order of work: role definitions → the privileged set → active and eligible assignments whose
 principal is a service principal (users and groups are skipped) → those principals' details,
 owners and sign-in activity → and only after every page was read, the sweep that marks
-assignments not seen as removed. Each Graph page is written as it arrives (one bulk statement),
-so memory stays at one page whatever the tenant's size. A run that fails anywhere sweeps nothing.
+assignments not seen as removed. Each Graph page is written as it arrives (one transaction of
+bulk statements), so memory stays at one page whatever the tenant's size. A run that fails
+anywhere sweeps nothing.
+
+The RUNNING SyncRun row is the tenant's lock, and it is also a fencing token: every write of a
+run (each page, the sweep) first locks its own row in the same transaction and goes on only while
+it still says RUNNING. The reaper's UPDATE therefore waits for a page being written, and the
+next page sees that the lock was lost: the run stops with status LOST (`LockLost`) and sweeps
+nothing, while the run started after it owns the mirror alone. A heartbeat thread with its own
+connection keeps a live run fresh however slow Graph is, so only a dead worker goes stale, within
+SYNC_STALE_AFTER_SECONDS.
+
+Two more guards stand before the sweep: a listed row that cannot be read never counts as absent
+(see `_readable_rows`), and a sweep that would remove more than SYNC_MAX_SWEEP_SHARE of the
+mirror is held until a second complete read confirms it (see `finish`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -27,14 +41,15 @@ from .graph.directory import (
     ACTIVE_ASSIGNMENTS,
     ASSIGNMENT_SOURCES,
     GET_BY_IDS_LIMIT,
+    SERVICE_PRINCIPAL_TYPE,
     AssignmentSource,
     Directory,
-    is_service_principal,
 )
 from .graph.values import graph_datetime, object_id, text
 from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
 from .pipeline import map_ahead, read_ahead
 from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
+from .services import request_sync
 from .signals import assignments_reappeared, assignments_removed
 
 logger = logging.getLogger(__name__)
@@ -70,6 +85,31 @@ class SyncAlreadyRunning(Exception):
     def __init__(self, run: SyncRun | None) -> None:
         super().__init__("a sync of this tenant is already running")
         self.run = run
+
+
+class LockLost(Exception):
+    """This run no longer holds the tenant's sync lock (it was taken for dead): it must stop."""
+
+
+class UnreadableRow(Exception):
+    """Graph listed a row whose privilege cannot be identified: the run fails, nothing is swept."""
+
+    code = "UnreadableRow"
+
+    def __init__(self, source: AssignmentSource, item: object, why: str) -> None:
+        row_id = text(item.get("id"), 128) if isinstance(item, dict) else ""
+        super().__init__(
+            f"Graph listed a {source.name.replace('_', ' ')} row that cannot be read ({why}; "
+            f"row id {row_id or 'missing'}). The run stopped and swept nothing; the mirror is "
+            "unchanged until Graph lists it readably."
+        )
+
+
+LOST_MESSAGE = (
+    "This run was taken for dead (its heartbeat was older than {stale} s) while it was still "
+    "working. It stopped at its next write and swept nothing; what it had written stands and "
+    "the next complete sync confirms it."
+)
 
 
 # --------------------------------------------------------------------------- run lifecycle
@@ -162,19 +202,97 @@ def relaxed_commits() -> Iterator[None]:
 
 
 def _finish_failed(run: SyncRun, exc: BaseException) -> None:
+    """Record the failure, unless the run was reaped meanwhile: then it is LOST, not failed."""
     if isinstance(exc, GraphError):
         code = exc.code or (f"HTTP{exc.status}" if exc.status else "Unreachable")
         message, request_id = str(exc), exc.request_id
     elif isinstance(exc, GraphConfigError):
         code, message, request_id = "Configuration", str(exc), ""
+    elif isinstance(exc, UnreadableRow):
+        code, message, request_id = exc.code, str(exc), ""
     else:
         code, message, request_id = "InternalError", f"{type(exc).__name__}: {exc}"[:2000], ""
-    run.status = SyncRun.Status.FAILED
-    run.error_code = code[:128]
-    run.error_message = message
-    run.request_id = request_id[:128]
-    run.finished_at = timezone.now()
-    run.save()
+    outcome = {
+        "status": SyncRun.Status.FAILED,
+        "error_code": code[:128],
+        "error_message": message,
+        "request_id": request_id[:128],
+        "finished_at": timezone.now(),
+        "notes": run.notes,
+    }
+    counters = ("pages", "requests", "assignments_seen", "principals_seen", "rows_unreadable")
+    outcome.update({name: getattr(run, name) for name in counters})
+    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(**outcome):
+        for name, value in outcome.items():
+            setattr(run, name, value)
+    else:
+        _mark_lost(run)
+
+
+def _mark_lost(run: SyncRun) -> None:
+    """The run lost its lock: say so on its row (never 'succeeded'), ending when it stopped."""
+    SyncRun.objects.filter(pk=run.pk).exclude(status=SyncRun.Status.SUCCEEDED).update(
+        status=SyncRun.Status.LOST,
+        error_code="LockLost",
+        error_message=LOST_MESSAGE.format(stale=settings.SYNC_STALE_AFTER_SECONDS),
+        finished_at=timezone.now(),
+    )
+    fresh = SyncRun.objects.filter(pk=run.pk).first()
+    if fresh is not None:
+        run.__dict__.update(
+            {f.attname: getattr(fresh, f.attname) for f in SyncRun._meta.concrete_fields}
+        )
+
+
+class Heartbeat:
+    """Beats for one run from its own thread and database connection, whatever Graph's speed.
+
+    A beat that finds its run no longer RUNNING (the reaper took it for dead) sets `lost`; the
+    sync checks it after each page and before each write. PostgreSQL only: SQLite (the embedded
+    demo) has one writer at a time, so there the sync's own progress updates are the heartbeat.
+    """
+
+    def __init__(self, run_pk: int, interval: float) -> None:
+        self.run_pk = run_pk
+        self.interval = max(0.05, interval)
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        if connection.vendor == "postgresql":
+            self._thread = threading.Thread(
+                target=self._run, name=f"sync-heartbeat-{self.run_pk}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                self.beat()
+        finally:
+            connections.close_all()  # this thread's connection only
+
+    def beat(self) -> None:
+        """One heartbeat; a run that is no longer RUNNING is marked lost for the sync to see."""
+        try:
+            if SyncRun.objects.filter(pk=self.run_pk, status=SyncRun.Status.RUNNING).update(
+                heartbeat_at=timezone.now()
+            ):
+                return
+            status = SyncRun.objects.filter(pk=self.run_pk).values_list("status", flat=True)
+            # No row at all: not visible to this connection yet (or deleted, which the sync's
+            # own fenced writes see); only a row that says so means the lock is gone.
+            if status and status[0] != SyncRun.Status.RUNNING:
+                self.lost.set()
+        except DatabaseError:
+            logger.warning("heartbeat of sync %s failed", self.run_pk, exc_info=True)
 
 
 # --------------------------------------------------------------------------- row builders
@@ -285,11 +403,21 @@ def _assignment_row(
     }
 
 
+def sign_in_note(exc: GraphError, pages_read: int) -> str:
+    """What the run says when sign-in activity could not be read: the permission only for 403."""
+    where = f" after {pages_read} page{'s' if pages_read != 1 else ''}" if pages_read else ""
+    if exc.status == 403:
+        cause = f"Graph refused it{where} (403 {exc.code}); grant AuditLog.Read.All to see it"
+    else:
+        cause = f"Graph answered {exc.status} {exc.code or 'without an error code'}{where}"
+    return f"Sign-in activity unavailable: {cause}. Everything else was synced."
+
+
 # --------------------------------------------------------------------------- the sync
 
 
 class TenantSync:
-    """One run over one tenant; every database write is a bulk statement per Graph page."""
+    """One run over one tenant; every Graph page is one fenced transaction of bulk statements."""
 
     progress_interval = 1.0
 
@@ -300,11 +428,50 @@ class TenantSync:
         self.started = time.monotonic()
         self._last_progress = 0.0
         self.notes: list[str] = []
+        self.heartbeat = Heartbeat(run.pk, self.heartbeat_interval())
+        self.unreadable_keys: list[tuple[str, int, str, str]] = []
+
+    @staticmethod
+    def heartbeat_interval() -> float:
+        # Never so slow that a live run could look stale between two beats.
+        return min(settings.SYNC_HEARTBEAT_SECONDS, settings.SYNC_STALE_AFTER_SECONDS / 3)
+
+    # the lock -------------------------------------------------------------------------------
+
+    def _check_lock(self, *, exclusive: bool = False) -> None:
+        """Raise LockLost unless this run's row still says RUNNING.
+
+        Called inside a write's transaction, it locks the row (FOR NO KEY UPDATE; FOR UPDATE
+        for the sweep) so that the reaper's UPDATE waits until the write committed, and the next
+        write sees that the run was reaped.
+        """
+        if self.heartbeat.lost.is_set():
+            raise LockLost
+        status = list(
+            SyncRun.objects.select_for_update(no_key=not exclusive)
+            .filter(pk=self.run_row.pk)
+            .values_list("status", flat=True)
+        )
+        if status != [SyncRun.Status.RUNNING]:
+            raise LockLost
+
+    @contextmanager
+    def _fenced(self) -> Iterator[None]:
+        """One transaction that writes only while this run still holds the tenant's lock."""
+        with transaction.atomic():
+            self._check_lock()
+            yield
 
     # progress -----------------------------------------------------------------------------
 
     def _progress(self, phase: str | None = None, *, force: bool = False) -> None:
-        """Publish counters and a heartbeat, at most once a second unless the phase changes."""
+        """Publish counters and a heartbeat, at most once a second unless the phase changes.
+
+        Raises LockLost as soon as the heartbeat saw the run reaped, or the row is no longer
+        RUNNING: a run taken for dead stops reading Graph instead of finishing late.
+        """
+        if self.heartbeat.lost.is_set():
+            raise LockLost
         run = self.run_row
         if phase is not None and phase != run.phase:
             run.phase = phase
@@ -316,7 +483,7 @@ class TenantSync:
         stats = self.directory.client.stats
         run.pages, run.requests = stats.pages, stats.requests
         run.heartbeat_at = timezone.now()
-        SyncRun.objects.filter(pk=run.pk).update(
+        published = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
             phase=run.phase,
             heartbeat_at=run.heartbeat_at,
             pages=run.pages,
@@ -324,20 +491,30 @@ class TenantSync:
             assignments_seen=run.assignments_seen,
             principals_seen=run.principals_seen,
         )
+        if not published:
+            raise LockLost
 
     # phases -------------------------------------------------------------------------------
 
     def run(self) -> SyncRun:
-        try:
-            with relaxed_commits():
-                roles = self.sync_roles()
-                self.sync_assignments(roles)
-                self.sync_principal_details()
-                self.sync_sign_ins()
-            self.finish()
-        except Exception as exc:
-            logger.warning("sync %s of tenant %s failed: %s", self.run_row.pk, self.tenant, exc)
-            _finish_failed(self.run_row, exc)
+        with self.heartbeat:
+            try:
+                with relaxed_commits():
+                    roles = self.sync_roles()
+                    self.sync_assignments(roles)
+                    self.sync_principal_details()
+                    self.sync_sign_ins()
+                self.finish()
+            except LockLost:
+                logger.warning(
+                    "sync %s of tenant %s lost its lock (taken for dead): stopped, swept nothing",
+                    self.run_row.pk,
+                    self.tenant,
+                )
+                _mark_lost(self.run_row)
+            except Exception as exc:
+                logger.warning("sync %s of tenant %s failed: %s", self.run_row.pk, self.tenant, exc)
+                _finish_failed(self.run_row, exc)
         return self.run_row
 
     def sync_roles(self) -> dict[str, int]:
@@ -375,6 +552,18 @@ class TenantSync:
                     last_seen_run=run_id,
                 )
             )
+        with self._fenced():
+            self._write_roles(rows)
+        privileged = dict(
+            RoleDefinition.objects.filter(
+                tenant=self.tenant, last_seen_run=run_id, is_privileged=True
+            ).values_list("object_id", "pk")
+        )
+        self.run_row.roles_privileged = len(privileged)
+        return privileged
+
+    @staticmethod
+    def _write_roles(rows: list[RoleDefinition]) -> None:
         RoleDefinition.objects.bulk_create(
             rows,
             update_conflicts=True,
@@ -391,13 +580,6 @@ class TenantSync:
             ],
             batch_size=1000,
         )
-        privileged = dict(
-            RoleDefinition.objects.filter(
-                tenant=self.tenant, last_seen_run=run_id, is_privileged=True
-            ).values_list("object_id", "pk")
-        )
-        self.run_row.roles_privileged = len(privileged)
-        return privileged
 
     def sync_assignments(self, roles: dict[str, int]) -> None:
         for source in ASSIGNMENT_SOURCES:
@@ -405,68 +587,136 @@ class TenantSync:
             for page in read_ahead(self.directory.assignment_pages(source, roles)):
                 self._write_assignment_page(source, page, roles)
                 self._progress()
+        self._keep_unreadable()
+
+    def _readable_rows(
+        self, source: AssignmentSource, page: list[Any], roles: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        """The page's privileged service-principal rows; users, groups and other roles skipped.
+
+        A row whose principal cannot be identified (principal null, without `@odata.type` or
+        id, an id that is not one) is never taken as absent: when its key is readable
+        (principalId, roleDefinitionId, directoryScopeId) the mirror's assignment with that key
+        is kept as seen and the run says how many rows it could not read; when even the key
+        cannot be read (not an object, roleDefinitionId or directoryScopeId of the wrong type,
+        no principalId) the run fails with UnreadableRow, naming the listing and the row id,
+        because such a row could stand for any assignment and no sweep would be safe.
+        """
+        wanted: list[dict[str, Any]] = []
+        for item in page:
+            if not isinstance(item, dict):
+                raise UnreadableRow(source, item, "not an object")
+            role_id = item.get("roleDefinitionId")
+            scope = item.get("directoryScopeId")
+            if not isinstance(role_id, str):
+                raise UnreadableRow(source, item, "roleDefinitionId is not a string")
+            if scope is not None and not isinstance(scope, str):
+                raise UnreadableRow(source, item, "directoryScopeId is not a string")
+            if role_id not in roles:
+                continue  # not a privileged role
+            principal = item.get("principal")
+            principal_type = principal.get("@odata.type") if isinstance(principal, dict) else None
+            if isinstance(principal_type, str) and principal_type != SERVICE_PRINCIPAL_TYPE:
+                continue  # users and groups are not service principals
+            if source is not ACTIVE_ASSIGNMENTS and item.get("memberType") == "Group":
+                continue  # inherited through a group: the group's assignment is the privilege
+            if (
+                not isinstance(principal_type, str)
+                or not object_id(item.get("id"))
+                or not object_id(principal.get("id"))
+            ):
+                principal_id = object_id(item.get("principalId")) or (
+                    object_id(principal.get("id")) if isinstance(principal, dict) else None
+                )
+                if principal_id is None:
+                    raise UnreadableRow(source, item, "no readable principal or principalId")
+                key = (principal_id, roles[role_id], text(scope, 256) or "/", source.kind)
+                self.unreadable_keys.append(key)
+                continue
+            wanted.append(item)
+        return wanted
+
+    def _keep_unreadable(self) -> None:
+        """Mark the mirror's assignments behind unreadable rows as seen, and say so on the run."""
+        keys = sorted(set(self.unreadable_keys))
+        if not keys:
+            return
+        kept = 0
+        for start in range(0, len(keys), 500):
+            match = Q()
+            for principal_id, role_pk, scope, kind in keys[start : start + 500]:
+                match |= Q(
+                    principal__object_id=principal_id,
+                    role_id=role_pk,
+                    directory_scope_id=scope,
+                    kind=kind,
+                )
+            with self._fenced():
+                kept += (
+                    Assignment.objects.filter(tenant=self.tenant, removed_at__isnull=True)
+                    .filter(match)
+                    .update(last_seen_run=self.run_row.pk)
+                )
+        count = len(self.unreadable_keys)
+        self.run_row.rows_unreadable = count
+        self.notes.append(
+            f"{count} listed row{'s' if count != 1 else ''} could not be read (principal missing "
+            f"or malformed); the {kept} matching assignment{'s' if kept != 1 else ''} in the "
+            "mirror were kept as they were, none was swept for it."
+        )
 
     def _write_assignment_page(
-        self, source: AssignmentSource, page: list[dict[str, Any]], roles: dict[str, int]
+        self, source: AssignmentSource, page: list[Any], roles: dict[str, int]
     ) -> None:
         now = timezone.now()
         run_id = self.run_row.pk
-        wanted: list[dict[str, Any]] = []
+        wanted = self._readable_rows(source, page, roles)
+        if not wanted:
+            return
         principals: dict[str, dict[str, Any]] = {}
-        for item in page:
-            if not (
-                object_id(item.get("id"))
-                and is_service_principal(item)
-                and object_id(item["principal"].get("id"))
-                and item.get("roleDefinitionId") in roles
-            ):
-                continue  # users, groups, other roles, malformed rows
-            if source is not ACTIVE_ASSIGNMENTS and item.get("memberType") == "Group":
-                continue  # inherited through a group: the group's assignment is the privilege
-            wanted.append(item)
+        for item in wanted:
             principals.setdefault(
                 item["principal"]["id"], _principal_basic_row(self.tenant, item["principal"], now)
             )
-        if not wanted:
-            return
-        returned = upsert(
-            ServicePrincipal,
-            list(principals.values()),
-            conflict=("tenant", "object_id"),
-            update=("last_seen_at", "deleted_at"),
-            compare=("deleted_at",),
-            run_id=run_id,
-            returning=("object_id", "id"),
-        )
-        principal_pk = {r[0]: r[1] for r in returned}
-        rows: dict[tuple, dict[str, Any]] = {}
-        for item in wanted:
-            row = _assignment_row(
-                self.tenant,
-                source,
-                item,
-                principal_pk[item["principal"]["id"]],
-                roles[item["roleDefinitionId"]],
-                now,
+        with self._fenced():
+            returned = upsert(
+                ServicePrincipal,
+                list(principals.values()),
+                conflict=("tenant", "object_id"),
+                update=("last_seen_at", "deleted_at"),
+                compare=("deleted_at",),
+                run_id=run_id,
+                returning=("object_id", "id"),
             )
-            key = (row["principal"], row["role"], row["directory_scope_id"], row["kind"])
-            rows.setdefault(key, row)
-        if source is ACTIVE_ASSIGNMENTS:
-            update = ("role_assignment_id", *SCHEDULE_FIELDS, "removed_at", "last_seen_at")
-            keep: tuple[str, ...] = SCHEDULE_FIELDS
-        else:
-            update = (*SCHEDULE_FIELDS, "removed_at", "last_seen_at")
-            keep = ()
-        upsert(
-            Assignment,
-            list(rows.values()),
-            conflict=("tenant", "principal", "role", "directory_scope_id", "kind"),
-            update=update,
-            compare=tuple(f for f in update if f != "last_seen_at"),
-            keep_when_seen=keep,
-            run_id=run_id,
-            mark_reappeared=True,
-        )
+            principal_pk = {r[0]: r[1] for r in returned}
+            rows: dict[tuple, dict[str, Any]] = {}
+            for item in wanted:
+                row = _assignment_row(
+                    self.tenant,
+                    source,
+                    item,
+                    principal_pk[item["principal"]["id"]],
+                    roles[item["roleDefinitionId"]],
+                    now,
+                )
+                key = (row["principal"], row["role"], row["directory_scope_id"], row["kind"])
+                rows.setdefault(key, row)
+            if source is ACTIVE_ASSIGNMENTS:
+                update = ("role_assignment_id", *SCHEDULE_FIELDS, "removed_at", "last_seen_at")
+                keep: tuple[str, ...] = SCHEDULE_FIELDS
+            else:
+                update = (*SCHEDULE_FIELDS, "removed_at", "last_seen_at")
+                keep = ()
+            upsert(
+                Assignment,
+                list(rows.values()),
+                conflict=("tenant", "principal", "role", "directory_scope_id", "kind"),
+                update=update,
+                compare=tuple(f for f in update if f != "last_seen_at"),
+                keep_when_seen=keep,
+                run_id=run_id,
+                mark_reappeared=True,
+            )
         self.run_row.assignments_seen += len(rows)
 
     def _principals_seen(self) -> Iterable[list[tuple[int, str]]]:
@@ -489,6 +739,8 @@ class TenantSync:
         self, batch: list[tuple[int, str]]
     ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         """Graph only (runs on the read-ahead thread): current objects and their owners."""
+        if self.heartbeat.lost.is_set():
+            raise LockLost  # taken for dead: read no more of Graph
         ids = [object_id_ for _, object_id_ in batch]
         wanted = set(ids)
         found = {
@@ -504,26 +756,28 @@ class TenantSync:
         for batch, (found, owners) in map_ahead(self._principal_details, self._principals_seen()):
             now = timezone.now()
             rows = [_principal_detail_row(self.tenant, found[i], owners[i], now) for i in found]
-            upsert(
-                ServicePrincipal,
-                rows,
-                conflict=("tenant", "object_id"),
-                update=(*PRINCIPAL_DETAIL_FIELDS, "details_synced_at", "last_seen_at"),
-                compare=PRINCIPAL_DETAIL_FIELDS,
-                run_id=run_id,
-            )
             gone = [pk for pk, oid in batch if oid not in found]
-            if gone:
-                # Deleted between the listing and now: keep the row, say when it went.
-                ServicePrincipal.objects.filter(pk__in=gone, deleted_at__isnull=True).update(
-                    deleted_at=now, changed_run=run_id
+            with self._fenced():
+                upsert(
+                    ServicePrincipal,
+                    rows,
+                    conflict=("tenant", "object_id"),
+                    update=(*PRINCIPAL_DETAIL_FIELDS, "details_synced_at", "last_seen_at"),
+                    compare=PRINCIPAL_DETAIL_FIELDS,
+                    run_id=run_id,
                 )
+                if gone:
+                    # Deleted between the listing and now: keep the row, say when it went.
+                    ServicePrincipal.objects.filter(pk__in=gone, deleted_at__isnull=True).update(
+                        deleted_at=now, changed_run=run_id
+                    )
             self.run_row.principals_seen += len(batch)
             self._progress()
 
     def sync_sign_ins(self) -> None:
         self._progress("reading sign-in activity")
         run_id = self.run_row.pk
+        pages_read = 0
         try:
             for page in read_ahead(self.directory.sign_in_pages()):
                 pairs = []
@@ -538,38 +792,81 @@ class TenantSync:
                         else None
                     )
                     pairs.append((app_id, when))
-                record_sign_ins(ServicePrincipal, self.tenant.pk, run_id, pairs)
+                with self._fenced():
+                    record_sign_ins(ServicePrincipal, self.tenant.pk, run_id, pairs)
+                pages_read += 1
                 self._progress()
         except GraphError as exc:
             if exc.status not in (400, 403, 404):
                 raise
             self.run_row.sign_in_activity = "unavailable"
-            self.notes.append(
-                f"Sign-in activity unavailable ({exc.status} {exc.code}); grant AuditLog.Read.All "
-                "to see last sign-ins. Everything else was synced."
-            )
+            self.notes.append(sign_in_note(exc, pages_read))
             return
         # A principal absent from a complete listing has not signed in within Graph's retention.
-        ServicePrincipal.objects.filter(tenant=self.tenant, last_seen_run=run_id).exclude(
-            sign_in_run=run_id
-        ).update(last_sign_in_at=None, sign_in_known=True, sign_in_run=run_id)
+        with self._fenced():
+            ServicePrincipal.objects.filter(tenant=self.tenant, last_seen_run=run_id).exclude(
+                sign_in_run=run_id
+            ).update(last_sign_in_at=None, sign_in_known=True, sign_in_run=run_id)
         self.run_row.sign_in_activity = "read"
 
     def finish(self) -> None:
-        """Everything was read: sweep what was not seen, then record the counts."""
+        """Everything was read: sweep what was not seen, then record the counts.
+
+        One transaction that first locks this run's row (FOR UPDATE) and checks it still says
+        RUNNING: a run reaped meanwhile raises LockLost and sweeps nothing, and the reaper
+        cannot slip in between the check and the outcome.
+
+        The sweep guard: assignments not listed by this run that an earlier run already held
+        are confirmed gone by this second complete read and removed. The newly unlisted ones
+        are removed too, unless `sweep_is_suspect` says their share of the mirror is too large:
+        then they are held (kept current, marked with this run), the run still succeeds, says so,
+        and queues a confirming sync. A held assignment listed again loses its mark.
+        """
         self._progress("sweeping", force=True)
         run = self.run_row
         now = timezone.now()
         with transaction.atomic():
-            gone = list(
-                Assignment.objects.filter(tenant=self.tenant, removed_at__isnull=True)
-                .exclude(last_seen_run=run.pk)
+            self._check_lock(exclusive=True)
+            current = Assignment.objects.filter(tenant=self.tenant, removed_at__isnull=True)
+            unlisted = list(
+                current.exclude(last_seen_run=run.pk)
                 .select_for_update()
-                .values_list("pk", flat=True)
+                .values_list("pk", "sweep_held_run")
             )
+            confirmed = [pk for pk, held in unlisted if held]
+            fresh = [pk for pk, held in unlisted if not held]
+            base = current.count()
+            gone = confirmed
+            if sweep_is_suspect(len(fresh), base):
+                Assignment.objects.filter(pk__in=fresh).update(sweep_held_run=run.pk)
+                run.sweep_held, run.sweep_base = len(fresh), base
+                self.notes.append(
+                    f"{len(fresh)} assignment{'s' if len(fresh) != 1 else ''} "
+                    f"({run.sweep_held_percent} %) no longer listed: held until a second "
+                    "complete read confirms. A confirming sync was queued."
+                )
+                # The second complete read now, not at the next schedule (sent after commit).
+                request_sync(actor=None, trigger="confirm")
+            else:
+                gone = confirmed + fresh
+            if confirmed:
+                self.notes.append(
+                    f"{len(confirmed)} held assignment{'s' if len(confirmed) != 1 else ''} "
+                    "confirmed gone by a second complete read."
+                )
             run.assignments_removed = Assignment.objects.filter(pk__in=gone).update(
-                removed_at=now, changed_run=run.pk
+                removed_at=now, changed_run=run.pk, sweep_held_run=0
             )
+            listed_again = (
+                current.filter(last_seen_run=run.pk)
+                .exclude(sweep_held_run=0)
+                .update(sweep_held_run=0)
+            )
+            if listed_again:
+                self.notes.append(
+                    f"{listed_again} held assignment{'s' if listed_again != 1 else ''} "
+                    "listed again: no longer held."
+                )
             back = list(
                 Assignment.objects.filter(
                     tenant=self.tenant, reappeared_run=run.pk, removed_at__isnull=True
@@ -618,3 +915,21 @@ class TenantSync:
             run.heartbeat_at = now
             run.save()
             Tenant.objects.filter(pk=self.tenant.pk).update(last_synced_at=now)
+
+
+def sweep_is_suspect(unlisted: int, current: int) -> bool:
+    """Whether removing `unlisted` of the mirror's `current` assignments needs a second read.
+
+    Above SYNC_MAX_SWEEP_SHARE of the mirror, a listing that came back short (a Graph fault, a
+    permission lost, a bug) is likelier than a real mass removal, and a false sweep costs an
+    audit trail of false removals. Small mirrors: a single assignment is never held (1 of 3 is
+    33 %, yet one removal is the everyday case and holding it would only delay it), except when
+    it would empty the mirror; a sweep that would empty the mirror is always held. A share of 1
+    or more turns the guard off.
+    """
+    share = settings.SYNC_MAX_SWEEP_SHARE
+    if unlisted == 0 or current == 0 or share >= 1:
+        return False
+    if unlisted >= current:
+        return True
+    return unlisted > 1 and unlisted / current > share

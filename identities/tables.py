@@ -162,6 +162,7 @@ STATUS_VARIANTS = {
     SyncRun.Status.RUNNING: "info",
     SyncRun.Status.SUCCEEDED: "success",
     SyncRun.Status.FAILED: "danger",
+    SyncRun.Status.LOST: "warning",
 }
 
 

@@ -28,6 +28,7 @@ from .graph.values import graph_datetime
 from .models import Assignment, ServicePrincipal, SyncRun, Tenant
 from .permissions import is_admin, require_admin, require_reader
 from .services import configured_tenant, request_sync, running_sync
+from .sync import reap_stale_runs
 from .tables import InventoryTable, SyncRunTable
 
 DEFAULT_PER_PAGE = 25
@@ -124,6 +125,7 @@ def _progress_context(request: HttpRequest, tenant: Tenant | None) -> dict[str, 
         "waiting_too_long": waiting_too_long,
         "stale": stale,
         "polling": run is not None or waiting,
+        "can_sync": is_admin(request.user),
     }
 
 
@@ -212,7 +214,6 @@ def sync(request: HttpRequest) -> HttpResponse:
         "tenant": tenant,
         "tenant_configured": bool(settings.AZURE_TENANT_ID),
         "table": table,
-        "can_sync": is_admin(request.user),
         **_progress_context(request, tenant),
     }
     return render(request, "identities/sync.html", context)
@@ -246,6 +247,9 @@ def sync_start(request: HttpRequest) -> HttpResponse:
         messages.error(request, "No tenant is configured: set AZURE_TENANT_ID first.")
         return redirect("identities:sync")
     tenant = configured_tenant()
+    if tenant is not None:
+        # A run whose worker died (stale heartbeat) must not block this one: fail it now.
+        reap_stale_runs(tenant)
     if running_sync(tenant) is not None:
         messages.warning(request, "A sync is already running")
         return redirect("identities:sync")
