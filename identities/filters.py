@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .bidi import isolate_text
 from .models import Assignment, RoleDefinition, ServicePrincipal, Tenant
 
 
@@ -83,6 +84,10 @@ class InventoryFilter(django_filters.FilterSet):
         if tenant is not None:
             roles = RoleDefinition.objects.filter(tenant=tenant, is_privileged=True)
         self.filters["role"].queryset = roles.order_by("display_name", "pk")
+        # Role names come from Graph: isolated, so one cannot reorder the options around it.
+        self.filters["role"].field.label_from_instance = lambda role: isolate_text(
+            role.display_name
+        )
 
     @property
     def is_filtering(self) -> bool:

@@ -2,7 +2,8 @@
 
 Names, roles, notes and error messages all come from Graph and may be hostile: every cell that
 mixes markup with data goes through `format_html` with the data as an argument, never by string
-concatenation, so Django escapes the data.
+concatenation, so Django escapes the data; names are isolated (`<bdi>`) so that a right-to-left
+override in one cannot turn the rest of the cell around.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from .bidi import isolate
 from .dates import time_html
 from .models import Assignment, SyncRun
 
@@ -113,11 +115,14 @@ class InventoryTable(tables.Table):
         link = format_html(
             '<a href="{}">{}</a>',
             reverse("identities:principal", args=[principal.pk]),
-            principal.display_name or principal.object_id,
+            isolate(principal.display_name or principal.object_id),
         )
         if principal.deleted_at:
             return join_html([link, badge("deleted", "danger")])
         return link
+
+    def render_role(self, value: str) -> SafeString | str:
+        return isolate(value)
 
     def render_sp_type(self, value: str) -> SafeString:
         return badge(value, "type")

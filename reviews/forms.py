@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from identities.bidi import isolate_text
 from identities.models import RoleDefinition, ServicePrincipal, Tenant
 from identities.people import person_label
 
@@ -31,13 +32,13 @@ class ReviewerChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         label = person_label(obj)
         if obj.email and obj.email != label:
-            return f"{label} ({obj.email})"
-        return label
+            return f"{isolate_text(label)} ({isolate_text(obj.email)})"
+        return isolate_text(label)
 
 
 class RoleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: RoleDefinition) -> str:
-        return obj.display_name
+        return isolate_text(obj.display_name)
 
 
 def parse_reminder_days(text: str) -> list[int]:

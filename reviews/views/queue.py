@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from identities.bidi import isolate_text
+
 from .. import services
 from ..forms import DecisionForm
 from ..models import (
@@ -157,14 +159,12 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_item(
             request, item.pk, show=show, page=_requested_page(request.POST), error=error
         )
+    # Graph's names, isolated: a right-to-left override in one cannot turn the message around.
+    names = f"{isolate_text(item.principal_name)} · {isolate_text(item.role_name)}"
     if error:
-        messages.error(request, f"{item.principal_name} · {item.role_name}: {error}")
+        messages.error(request, f"{names}: {error}")
     else:
-        messages.success(
-            request,
-            f"{item.principal_name} · {item.role_name}: "
-            f"{Decision(form.cleaned_data['decision']).label}",
-        )
+        messages.success(request, f"{names}: {Decision(form.cleaned_data['decision']).label}")
     return _back_to_queue(request, cycle, show, item.pk)
 
 
