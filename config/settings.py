@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Session lifetime, idle timeout, and app roles re-read from Entra ID (after messages).
+    "identities.session_guard.SessionGuardMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -259,6 +261,18 @@ SECURE_REFERRER_POLICY = "same-origin"  # signed links in emails must not leak t
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A session ends SESSION_MAX_AGE seconds after sign-in and SESSION_IDLE_TIMEOUT seconds after its
+# last request; an Entra session's app roles are re-read from Entra ID every ROLE_RECHECK_SECONDS
+# (identities/session_guard.py).
+SESSION_MAX_AGE = env.int("SESSION_MAX_AGE", default=8 * 3600)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=3600)
+ROLE_RECHECK_SECONDS = env.int("ROLE_RECHECK_SECONDS", default=300)
+if SESSION_MAX_AGE <= 0 or SESSION_IDLE_TIMEOUT <= 0 or ROLE_RECHECK_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT must be positive, ROLE_RECHECK_SECONDS not "
+        "negative (seconds)."
+    )
+SESSION_COOKIE_AGE = SESSION_MAX_AGE  # the cookie and the stored session outlive neither
 SESSION_COOKIE_SAMESITE = "Lax"  # Lax, not Strict: Entra ID's redirect back must carry it
 CSRF_COOKIE_SAMESITE = "Lax"
 # Behind a proxy that ends TLS: set SECURE_PROXY_SSL_HEADER to the header it sets, such as

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import signin
+from . import session_guard, signin
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,13 @@ def signin_start(request: HttpRequest) -> HttpResponse:
 def signin_callback(request: HttpRequest) -> HttpResponse:
     """Entra ID sends the browser back here with a code (or an error) and the state."""
     try:
-        identity, next_url = signin.complete(request)
+        identity, next_url, refresh_token = signin.complete(request)
         user = signin.user_for_identity(identity)
     except signin.SignInError as exc:
         log.info("sign-in refused: %s", exc)
         return _error_page(request, exc)
     login(request, user, backend=MODEL_BACKEND)
-    request.session[signin.SIGNED_IN_WITH_KEY] = signin.SIGNED_IN_WITH_ENTRA
+    session_guard.keep_entra_sign_in(request, refresh_token)
     return redirect(safe_next(request, next_url) or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 

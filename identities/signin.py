@@ -56,6 +56,10 @@ SIGNED_IN_WITH_ENTRA = "entra"
 MAX_PENDING_FLOWS = 5
 FLOW_LIFETIME_SECONDS = 15 * 60
 CLOCK_SKEW_SECONDS = 300
+# A role re-check waits this long for the authority: it holds up the person's request.
+RECONFIRM_TIMEOUT_SECONDS = 10.0
+# OAuth errors that say "not now" rather than "no": the session may wait for the authority.
+_TEMPORARY_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 # Shared by every request's msal client: discovery documents are fetched once a day, not per
 # sign-in. It holds no tokens (msal keeps those in the client's own token cache).
@@ -75,6 +79,7 @@ _AADSTS_HINTS = {
     "administrator should add SITE_URL's sign-in callback as a redirect URI in Entra ID.",
     "AADSTS7000215": "spreview's client secret is wrong or expired. An administrator should "
     "renew AZURE_CLIENT_SECRET.",
+    "AADSTS50057": "Your account is disabled in Entra ID. Ask an administrator to enable it.",
 }
 
 
@@ -140,8 +145,11 @@ def _unavailable(detail: str) -> SignInError:
     )
 
 
-def application(config: GraphSettings | None = None) -> msal.ConfidentialClientApplication:
-    """A fresh msal client for one request, so that no person's tokens outlive it."""
+def application(
+    config: GraphSettings | None = None, *, timeout: float | None = None
+) -> msal.ConfidentialClientApplication:
+    """A fresh msal client for one request, so that no person's tokens outlive it (the one
+    refresh token spreview keeps lives encrypted in the session: see session_guard.py)."""
     config = config or GraphSettings.from_django()
     try:
         config.validate()
@@ -155,9 +163,10 @@ def application(config: GraphSettings | None = None) -> msal.ConfidentialClientA
             authority=f"{config.authority_host}/{config.tenant_id}",
             client_credential=credential,
             instance_discovery=host in MICROSOFT_AUTHORITY_HOSTS,
-            # A refresh token would only be thrown away: spreview keeps its own session.
-            exclude_scopes=["offline_access"],
+            # msal asks for offline_access: the refresh token lets the session re-read the
+            # person's app roles from Entra ID while they work (session_guard.py).
             http_cache=_HTTP_CACHE,
+            timeout=timeout,
         )
     except requests.RequestException as exc:
         raise _unavailable(
@@ -190,8 +199,9 @@ def begin(request: HttpRequest, next_url: str) -> str:
     return flow["auth_uri"]
 
 
-def complete(request: HttpRequest) -> tuple[EntraIdentity, str]:
-    """Finish the sign-in the callback's query answers: (who signed in, where to go next).
+def complete(request: HttpRequest) -> tuple[EntraIdentity, str, str]:
+    """Finish the sign-in the callback's query answers: (who signed in, where to go next, the
+    refresh token to re-check their roles with; "" if Entra ID gave none).
 
     The flow is taken out of the session first, so a callback can be used once only.
     """
@@ -226,15 +236,49 @@ def complete(request: HttpRequest) -> tuple[EntraIdentity, str]:
         raise _unavailable(f"The token endpoint did not answer ({type(exc).__name__}).") from exc
     if "error" in result:
         raise _callback_error(result)
-    claims = result.get("id_token_claims") or {}
+    identity = _identity_in(result, app)
+    return identity, pending.get("next", ""), str(result.get("refresh_token") or "")
+
+
+def reconfirm(refresh_token: str, object_id: str) -> tuple[EntraIdentity, str]:
+    """Ask Entra ID again who holds this refresh token and which app roles they have now:
+    (the person as a fresh ID token names them, the refresh token to keep next).
+
+    Raises SignInError: status 503 when the authority cannot answer now (the caller decides how
+    long to wait), any other status when Entra ID refuses (account disabled, access or consent
+    revoked, token expired) or the token names someone else.
+    """
+    app = application(timeout=RECONFIRM_TIMEOUT_SECONDS)
+    try:
+        result = app.acquire_token_by_refresh_token(refresh_token, SCOPES)
+    except (requests.RequestException, ValueError) as exc:
+        # msal raises for a 5xx or an answer that is not JSON.
+        raise _unavailable(f"The token endpoint did not answer ({type(exc).__name__}).") from exc
+    if "error" in result:
+        refused = _callback_error(result)
+        if str(result.get("error")) in _TEMPORARY_ERRORS:
+            raise _unavailable(refused.detail)
+        refused.status = 401
+        raise refused
+    identity = _identity_in(result, app)
+    if identity.object_id.lower() != object_id.lower():
+        raise SignInError(
+            "The sign-in could not be verified",
+            "Sign in again.",
+            detail="Entra ID renewed the sign-in of another user.",
+            status=403,
+        )
+    return identity, str(result.get("refresh_token") or refresh_token)
+
+
+def _identity_in(result: dict[str, Any], app: msal.ConfidentialClientApplication) -> EntraIdentity:
     config = GraphSettings.from_django()
-    identity = identity_from_claims(
-        claims,
+    return identity_from_claims(
+        result.get("id_token_claims") or {},
         client_id=config.client_id,
         tenant_ids={config.tenant_id.lower(), str(app.authority.tenant).lower()},
         authority_host=config.authority_host,
     )
-    return identity, pending.get("next", "")
 
 
 def _callback_error(result: dict[str, Any]) -> SignInError:

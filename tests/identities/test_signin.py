@@ -128,7 +128,8 @@ def test_signing_in_starts_at_the_authority_with_pkce_state_and_nonce(entra, sim
     assert query["response_type"] == "code"
     assert query["code_challenge_method"] == "S256"
     assert query["state"] and query["nonce"] and query["code_challenge"]
-    assert set(query["scope"].split()) == {"openid", "profile", "email"}
+    # offline_access: the refresh token lets the session re-check app roles (session_guard.py).
+    assert set(query["scope"].split()) == {"openid", "profile", "email", "offline_access"}
     assert "_auth_user_id" not in client.session
 
 
