@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "axes",
     "identities",
     "reviews",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +185,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Tasks asked for by a request wait in the outbox table until the broker takes them: with the
+# broker down, a send must fail within about this long (then the drain sends it later), not
+# hang the page. One quick retry absorbs a dropped pooled connection.
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=1.0)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": BROKER_TIMEOUT_SECONDS}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+OUTBOX_DRAIN_SECONDS = env.float("OUTBOX_DRAIN_SECONDS", default=30.0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
@@ -205,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Starts and closes cycles, sends reminders, re-queues stalled removals: all due-date driven.
     "reviews-tick": {"task": "reviews.tasks.tick", "schedule": 60.0},
+    # Sends what requests queued while the broker was down (the tick drains too).
+    "outbox-drain": {"task": "outbox.tasks.drain", "schedule": OUTBOX_DRAIN_SECONDS},
 }
 # Revocations are written back through Graph unless the deployment is read-only: then each one
 # becomes a to-do for an admin to carry out in Entra ID.

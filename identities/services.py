@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from outbox import services as outbox
+
 from .models import SyncRun, Tenant
 
 
@@ -16,14 +18,14 @@ def configured_tenant() -> Tenant | None:
     return Tenant.objects.filter(tenant_id=settings.AZURE_TENANT_ID).first()
 
 
+@transaction.atomic
 def request_sync(*, actor: AbstractBaseUser | None, trigger: str = "manual") -> None:
-    """Queue a sync once the transaction commits; the task itself refuses a concurrent run."""
+    """Queue a sync through the outbox (sent after commit, or by the drain once the broker is
+    back); the task itself refuses a concurrent run."""
     from .tasks import sync_tenant
 
     requested_by_id = actor.pk if actor is not None else None
-    transaction.on_commit(
-        lambda: sync_tenant.delay(trigger=trigger, requested_by_id=requested_by_id)
-    )
+    outbox.enqueue(sync_tenant, trigger=trigger, requested_by_id=requested_by_id)
 
 
 def running_sync(tenant: Tenant | None) -> SyncRun | None:

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 from django_tables2 import Table
 
+from outbox import services as outbox
+
 from .credentials import EXPIRY_WARNING_DAYS
 from .export import inventory_csv_response, inventory_export_url
 from .filters import InventoryFilter, inventory_queryset
@@ -253,7 +255,11 @@ def sync_start(request: HttpRequest) -> HttpResponse:
     if running_sync(tenant) is not None:
         messages.warning(request, "A sync is already running")
         return redirect("identities:sync")
-    request_sync(actor=request.user, trigger="manual")
+    with outbox.watch() as queued:
+        request_sync(actor=request.user, trigger="manual")
     _remember_queued_sync(request, tenant)
     messages.success(request, "Sync queued")
+    if queued.unsent():
+        # Not started: it starts once the broker takes it (the page keeps saying "queued").
+        messages.warning(request, outbox.UNREACHABLE)
     return redirect("identities:sync")

@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from identities.graph import GraphClient, GraphConfigError
 from identities.graph.removals import Grant, Privilege, current_grants, remove
+from outbox import services as outbox
 
 from . import emails, services
 
@@ -48,6 +49,7 @@ def _inspect(privilege: Privilege) -> list[Grant]:
 def tick() -> dict[str, int]:
     """Every minute: close due cycles, start due ones, send due reminders, unstick removals
     and emails left unsent by a worker that died."""
+    sent = outbox.drain()  # first: what was asked for while the broker was down goes out first
     now = timezone.now()
     closed = services.close_due_cycles(now)
     started = services.start_due_cycles(now)
@@ -62,6 +64,7 @@ def tick() -> dict[str, int]:
         "requeued": len(requeued),
         "resent": len(resent),
         "emails_recovered": recovered,
+        "outbox_sent": sent,
     }
 
 
@@ -97,16 +100,18 @@ def start_soon() -> None:
     transaction.on_commit(send)
 
 
+# Written to the outbox with the state change that calls for them, so that a broker outage
+# delays these emails instead of losing them.
 def enqueue_invitations(cycle_id: int) -> None:
-    transaction.on_commit(lambda: send_invitations.delay(cycle_id))
+    outbox.enqueue(send_invitations, cycle_id)
 
 
 def enqueue_completion_notice(cycle_id: int) -> None:
-    transaction.on_commit(lambda: send_completion_notice.delay(cycle_id))
+    outbox.enqueue(send_completion_notice, cycle_id)
 
 
 def enqueue_failure_notice(cycle_id: int, apply_round: int) -> None:
-    transaction.on_commit(lambda: send_failure_notice.delay(cycle_id, apply_round))
+    outbox.enqueue(send_failure_notice, cycle_id, apply_round)
 
 
 def _retry_unsent(task, result: emails.Sent, what: str) -> int:

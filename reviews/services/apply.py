@@ -13,6 +13,7 @@ from django.utils import timezone
 from identities.graph.errors import GraphConfigError, GraphError
 from identities.graph.removals import ALREADY_GONE, Grant, Privilege, RemovalImpossible
 from identities.models import Assignment
+from outbox import services as outbox
 
 from .. import audit
 from ..models import (
@@ -25,13 +26,10 @@ from .common import ReviewError, _tenant_id
 
 
 def _enqueue_apply(item_ids: list[int]) -> None:
+    """One outbox row per removal, written with the state change that queued it."""
     from ..tasks import apply_revocation
 
-    def send() -> None:
-        for pk in item_ids:
-            apply_revocation.delay(pk)
-
-    transaction.on_commit(send)
+    outbox.enqueue_many(apply_revocation, ([pk] for pk in item_ids))
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from identities.permissions import is_admin
+from outbox import services as outbox
 
 from .. import emails, services
 from ..export import results_csv_response
@@ -126,7 +127,8 @@ def _cycle_action(
     refused."""
     cycle = _cycle_for_admin(request, pk)
     try:
-        result = change(cycle.pk, actor=request.user)
+        with outbox.watch() as queued:
+            result = change(cycle.pk, actor=request.user)
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
@@ -134,6 +136,8 @@ def _cycle_action(
             messages.info(request, nothing)
         else:
             messages.success(request, done(result))
+        if queued.unsent():
+            messages.warning(request, outbox.UNREACHABLE)
     return redirect("reviews:cycle_detail", pk=cycle.pk)
 
 
