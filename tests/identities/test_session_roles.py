@@ -251,7 +251,9 @@ def test_signing_in_again_starts_a_new_lifetime(entra, sim, clock, client):
 def test_the_refresh_token_never_appears_in_a_page_a_log_line_or_the_stored_session(
     entra, sim, clock, settings, caplog
 ):
-    caplog.set_level(logging.DEBUG)
+    # Everything at DEBUG, msal's and urllib3's request logging included.
+    for name in (None, "msal", "urllib3"):
+        caplog.set_level(logging.DEBUG, logger=name)
     settings.ROLE_RECHECK_SECONDS = 0  # every request renews the sign-in
     client = Client()
     person = person_with(sim, None)
