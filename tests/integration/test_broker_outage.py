@@ -70,10 +70,9 @@ class PrivateRedis:
 
 
 def _use_broker(url: str) -> None:
-    """Point this process's Celery app at `url`: new connection and producer pools."""
+    """Point this process's Celery app at `url`. Its pools come from kombu's registry, one per
+    broker URL and shared by the whole process: dropped here, never closed."""
     celery_app.conf.broker_url = celery_app.conf.broker_write_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
