@@ -18,6 +18,7 @@ from django.utils import timezone
 from identities.export import csv_cell
 from identities.people import person_label
 
+from .audit_chain import current_head, head_line
 from .models import ApplyStatus, AuditEvent, Cycle, Decision, Outcome, Recommendation, ReviewItem
 
 RESULTS_HEADER = (
@@ -132,8 +133,22 @@ def _response(lines: Iterator[str], name: str) -> StreamingHttpResponse:
     return response
 
 
+def chain_head_row(tenant_id: str) -> list[str]:
+    """The audit chain's head as the file's last row, read after the items: whoever keeps the
+    file can later check (`verify_audit --expect TENANT:SEQ:HASH`) that the log still holds it."""
+    seq, digest = current_head(tenant_id)
+    row = ["audit chain head", csv_cell(head_line(tenant_id, seq, digest))]
+    return row + [""] * (len(RESULTS_HEADER) - len(row))
+
+
+def _results_rows(items: QuerySet[ReviewItem], tenant_id: str) -> Iterator[list[str]]:
+    for item in items.iterator(chunk_size=2000):
+        yield results_row(item)
+    yield chain_head_row(tenant_id)
+
+
 def results_csv_response(cycle: Cycle, items: QuerySet[ReviewItem]) -> StreamingHttpResponse:
-    rows = (results_row(item) for item in items.iterator(chunk_size=2000))
+    rows = _results_rows(items, cycle.campaign.tenant.tenant_id)
     return _response(_lines(RESULTS_HEADER, rows), f"results-{cycle.campaign_id}-{cycle.number}")
 
 

@@ -6,6 +6,7 @@ State changes happen only in `reviews.services`; these classes hold data and der
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -333,7 +334,11 @@ class ItemReviewer(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only: the database refuses UPDATE and DELETE on this table (see its migration)."""
+    """Append-only: the database refuses UPDATE and DELETE on this table (see its migration).
+
+    Each tenant's events form a hash chain (seq, prev_hash, hash; see reviews.audit_chain), so
+    a row changed past the database's guard is found by `manage.py verify_audit`.
+    """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -356,12 +361,47 @@ class AuditEvent(models.Model):
     summary = models.CharField(max_length=512, blank=True)
     old = models.JSONField(null=True, blank=True)
     new = models.JSONField(null=True, blank=True)
+    # Position in the tenant's chain (from 1), the previous event's hash, and this event's.
+    seq = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "seq"], name="reviews_audit_chain_seq")
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new event joins its chain whichever way it was created (record, objects.create)."""
+        if self._state.adding and not self.hash:
+            from .audit import append  # audit imports this module
+
+            append([self])
+            return
+        super().save(*args, **kwargs)
+
+
+class AuditHead(models.Model):
+    """Each append's resulting chain head, kept apart from the events and append-only too.
+
+    A chain cut short or rebuilt from scratch is internally consistent; these rows are what it
+    no longer matches (see reviews.audit_chain.verify).
+    """
+
+    tenant_id = models.CharField(max_length=64, blank=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant_id", "seq"], name="reviews_audithead_chain")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id or '(no tenant)'} #{self.seq} {self.hash[:12]}"
 
 
 class EmailDelivery(models.Model):

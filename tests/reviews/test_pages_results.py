@@ -246,8 +246,9 @@ def test_results_csv_has_the_auditor_columns(world):
         "applied at",
         "apply result",
     ]
-    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:-1]}
     assert set(by_name) == {"Backup agent", "CRM sync", "Orphan app", "Payroll connector"}
+    assert rows[-1][0] == "audit chain head"  # see tests/reviews/test_audit_chain.py
     payroll = by_name["Payroll connector"]
     assert payroll["decision"] == "Approve"
     assert payroll["justification"] == "Needed nightly"
