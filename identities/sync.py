@@ -9,8 +9,8 @@ anywhere sweeps nothing.
 
 The RUNNING SyncRun row is the tenant's lock, and it is also a fencing token: every write of a
 run (each page, the sweep) first locks its own row in the same transaction and goes on only while
-it still says RUNNING. The reaper's UPDATE therefore waits for a page being written, and the
-next page sees that the lock was lost: the run stops with status LOST (`LockLost`) and sweeps
+it still says RUNNING. The reaper therefore never takes a run in the middle of a page write, and
+the next page sees that the lock was lost: the run stops with status LOST (`LockLost`) and sweeps
 nothing, while the run started after it owns the mirror alone. A heartbeat thread with its own
 connection keeps a live run fresh however slow Graph is, so only a dead worker goes stale, within
 SYNC_STALE_AFTER_SECONDS.
@@ -123,20 +123,29 @@ def configured_tenant_id() -> str:
 
 
 def reap_stale_runs(tenant: Tenant | None = None) -> int:
-    """Fail runs whose worker stopped reporting: their lock must not block the next sync."""
+    """Fail runs whose worker stopped reporting: their lock must not block the next sync.
+
+    A run whose row is locked is in the middle of a write (its fence holds the row), so it is
+    passed over now and reaped by a later call once the write committed; its next write then
+    sees the loss. Skipping instead of waiting keeps "Sync now" and the beat task from hanging
+    behind a frozen worker's open transaction.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
-    stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff)
-    if tenant is not None:
-        stale = stale.filter(tenant=tenant)
-    return stale.update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error_code="WorkerLost",
-        error_message=(
-            "The worker running this sync stopped reporting progress; nothing was swept. "
-            "The next sync starts over."
-        ),
-    )
+    with transaction.atomic():
+        stale = SyncRun.objects.select_for_update(skip_locked=True).filter(
+            status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff
+        )
+        if tenant is not None:
+            stale = stale.filter(tenant=tenant)
+        return SyncRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_code="WorkerLost",
+            error_message=(
+                "The worker running this sync stopped reporting progress; nothing was swept. "
+                "The next sync starts over."
+            ),
+        )
 
 
 def start_run(tenant: Tenant, *, trigger: str, requested_by_id: int | None = None) -> SyncRun:
@@ -442,8 +451,8 @@ class TenantSync:
         """Raise LockLost unless this run's row still says RUNNING.
 
         Called inside a write's transaction, it locks the row (FOR NO KEY UPDATE; FOR UPDATE
-        for the sweep) so that the reaper's UPDATE waits until the write committed, and the next
-        write sees that the run was reaped.
+        for the sweep) so that the reaper cannot take the run until the write committed, and
+        the next write sees that the run was reaped.
         """
         if self.heartbeat.lost.is_set():
             raise LockLost
