@@ -86,15 +86,11 @@ def send(ids: Sequence[int]) -> int:
 def drain(*, limit: int = 10_000) -> int:
     """Send what is left, oldest first (the tick and beat call this); how many sent. Rows that
     another drain or a request is sending are skipped, not waited for."""
+    oldest = Message.objects.select_for_update(skip_locked=True).order_by("created_at", "pk")
     sent = 0
     while sent < limit:
         with transaction.atomic():
-            rows = list(
-                Message.objects.select_for_update(skip_locked=True).order_by("created_at", "pk")[
-                    :BATCH
-                ]
-            )
-            done, broker_down = _publish(rows)
+            done, broker_down = _publish(list(oldest[:BATCH]))
         sent += done
         if broker_down or not done:
             break
