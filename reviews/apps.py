@@ -30,7 +30,9 @@ class ReviewsConfig(AppConfig):
                 summary=f"App roles from Entra ID at sign-in: {', '.join(changes)}",
                 object_type="user",
                 object_id=user.get_username(),
-                new={"changes": changes},
+                # changes are "+Admin", "-Auditor" …: each app role held before and after.
+                old={change[1:]: change[0] == "-" for change in changes},
+                new={"changes": changes, **{change[1:]: change[0] == "+" for change in changes}},
             )
 
         roles_changed.connect(on_roles_changed, weak=False, dispatch_uid="reviews-audit-roles")

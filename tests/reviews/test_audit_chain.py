@@ -472,3 +472,15 @@ def test_the_migration_chains_an_old_databases_events_so_that_it_verifies(scratc
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "ok     (no tenant): 100 events, head :100:" in verified.stdout
     assert "ok     tenant-a: 200 events, head tenant-a:200:" in verified.stdout
+
+
+def test_app_roles_changed_at_entra_sign_in_are_audited_with_old_and_new(db):
+    from identities.signals import roles_changed
+
+    person = get_user_model().objects.create_user("oid-pat", "pat@contoso.example")
+    roles_changed.send(sender=None, user=person, changes=["+Admin", "-Auditor"])
+
+    event = AuditEvent.objects.get(action="identities.roles.changed")
+    assert event.actor_id == person.pk
+    assert event.old == {"Admin": False, "Auditor": True}
+    assert event.new == {"changes": ["+Admin", "-Auditor"], "Admin": True, "Auditor": False}
