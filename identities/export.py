@@ -12,6 +12,7 @@ from django.http import QueryDict, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from .bidi import isolate_text
 from .models import Assignment, ServicePrincipal
 
 CSV_HEADER = (
@@ -65,8 +66,12 @@ def csv_cell(value: Any) -> str:
 
 def _owner_names(principal: ServicePrincipal) -> str:
     # Owners that are not users (service principals) have no UPN; their name is the next best.
+    # Several names share this cell: each is isolated, so a right-to-left override in one cannot
+    # reorder the others. A cell holding one name keeps it exactly as Graph gave it: a
+    # spreadsheet lays out every cell on its own, so there is nothing next to it to disturb.
     return "; ".join(
-        owner["upn"] or owner["display_name"] or owner["id"] for owner in principal.owner_rows()
+        isolate_text(owner["upn"] or owner["display_name"] or owner["id"])
+        for owner in principal.owner_rows()
     )
 
 

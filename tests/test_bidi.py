@@ -5,6 +5,8 @@ plain text, page titles, attributes and option labels, so it never turns the tex
 
 from __future__ import annotations
 
+import csv
+import io
 from html.parser import HTMLParser
 
 import pytest
@@ -30,7 +32,7 @@ ROLE = RLO + "nimdA labolG"
 def test_it_leaves_a_left_to_right_name_as_it_is():
     assert isolate_text("Payroll connector") == "Payroll connector"
     assert isolate("<b>Payroll</b>") == "&lt;b&gt;Payroll&lt;/b&gt;"
-    assert not needs_isolation("Contoso (EU) – 2026")
+    assert not needs_isolation("Contoso (EU) - 2026, é ü")
 
 
 def test_it_isolates_overrides_and_right_to_left_letters():
@@ -153,6 +155,18 @@ def test_the_campaign_form_isolates_role_and_reviewer_labels(world):
     response = login(world.admin).get(reverse("reviews:campaign_new"))
     found = audit(response.content.decode())
     assert found.isolated and found.loose == []
+
+
+def test_the_inventory_csv_keeps_a_lone_name_exact_and_isolates_names_sharing_a_cell(world):
+    principal = world.items["payroll"].principal
+    second = {**principal.owners[0], "id": "oid-second", "userPrincipalName": "bob@contoso.example"}
+    spoofed = [{**principal.owners[0], "userPrincipalName": OWNER}, second]
+    ServicePrincipal.objects.filter(pk=principal.pk).update(owners=spoofed)
+    response = login(world.admin).get(reverse("identities:inventory_export"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    [row] = [r for r in rows if r[1] == principal.object_id]
+    assert row[0] == SPOOF  # the evidence is Graph's value, byte for byte
+    assert row[13] == f"{FSI}{OWNER}{PDI}; bob@contoso.example"
 
 
 # --- emails ----------------------------------------------------------------------------------
