@@ -127,14 +127,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The tables' owner, for `migrate` and `grant_app_role` only. The app itself connects (with
+# DATABASE_URL) as a role that can insert into the audit log but not rewrite it.
+MIGRATE_DATABASE_URL = env.str("MIGRATE_DATABASE_URL", default="")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-# The tables' owner, for `migrate` and `grant_app_role` only. The app itself connects (with
-# DATABASE_URL) as a role that can insert into the audit log but not rewrite it.
-MIGRATE_DATABASE_URL = env.str("MIGRATE_DATABASE_URL", default="")
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
