@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviews.links import make_token
+from reviews.models import ReviewItem
 from tests.reviews.page_factories import World, make_world
 from tests.test_authorization_matrix import url_names
 
@@ -121,20 +122,17 @@ def query_string(pairs: list[tuple[str, str]], raw: list[tuple[str, str]]) -> st
     return "&".join(part for part in (encoded, extra) if part)
 
 
-def table_checksums() -> dict[str, str]:
-    """Row count and a digest of every row of every table spreview owns, plus Django's users and
-    groups. Sessions and django-axes' attempt log are left out: they record the request itself
-    (a refused password is meant to be counted)."""
+def table_checksums() -> dict[str, tuple[int, str]]:
+    """Row count and a digest of every row of every table, in one query. Sessions and
+    django-axes' attempt log are left out: they record the request itself (a refused password
+    is meant to be counted)."""
     skip = {"django_session", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
     tables = sorted({m._meta.db_table for m in apps.get_models(include_auto_created=True)} - skip)
-    sums = {}
+    digest = "SELECT %s, count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+    sql = " UNION ALL ".join(f'{digest} FROM "{table}" t' for table in tables)
     with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM \"{table}\" t"  # noqa: E501
-            )
-            sums[table] = cursor.fetchone()
-    return sums
+        cursor.execute(sql, tables)
+        return {table: (count, md5) for table, count, md5 in cursor.fetchall()}
 
 
 def signed_in(user) -> Client:
@@ -336,3 +334,10 @@ def test_a_link_token_of_any_shape_is_refused_cleanly(world):
     for token in (good + "x", good[:-1], "x" * 5000, "a:b:c:d", "\u202e", good.upper()):
         response = client.get(reverse("reviews:link", args=[token]))
         assert response.status_code in (400, 410), token
+
+
+def test_the_checksum_sees_any_write(world):
+    """The harness itself: one changed character in one row is a different checksum."""
+    before = table_checksums()
+    ReviewItem.objects.filter(pk=world.items["payroll"].pk).update(justification="x")
+    assert table_checksums() != before
