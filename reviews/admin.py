@@ -95,7 +95,8 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         fresh = type(obj).objects.get(pk=obj.pk)
-        before, secret = self._before(request).get(obj.pk, ({}, ""))
+        # Not loaded through get_object (a list_editable save): every value counts as new.
+        before, secret = self._before(request).get(obj.pk, ({}, self.secret(fresh)))
         old, new = _changes(before, self.values(fresh))
         if secret != self.secret(fresh):
             # The log masks the values (secret-looking key): it shows that it changed.
