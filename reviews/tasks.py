@@ -86,18 +86,22 @@ def apply_revocation(self, item_id: int) -> str | None:
     return result
 
 
-def start_soon() -> None:
+def start_soon() -> bool:
     """Run `tick` on a worker once the transaction commits, so a campaign due now starts in
     seconds instead of at beat's next minute. Best effort: if the broker is unreachable the
-    page still answers, and beat's own tick starts the cycle."""
+    page still answers, and beat's own tick starts the cycle (once the broker is back). False
+    when the send already failed (outside a transaction it runs at once), for the page to say."""
+    failed: list[Exception] = []
 
     def send() -> None:
         try:
             tick.delay()
         except (BrokerError, OSError) as exc:  # beat's own tick catches up
+            failed.append(exc)
             logger.warning("could not queue an early tick (%s); beat will start the cycle", exc)
 
     transaction.on_commit(send)
+    return not failed
 
 
 # Written to the outbox with the state change that calls for them, so that a broker outage

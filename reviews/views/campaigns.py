@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from identities.permissions import is_admin, require_admin, require_reader
 from identities.services import configured_tenant
+from outbox import services as outbox
 
 from .. import services, tasks
 from ..forms import CampaignForm
@@ -68,10 +69,12 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
             )
             if campaign.next_start_at and campaign.next_start_at <= timezone.now():
-                tasks.start_soon()
+                sent = tasks.start_soon()
                 messages.success(
                     request, f"Campaign “{campaign.name}” created: its first review is starting."
                 )
+                if not sent:
+                    messages.warning(request, outbox.UNREACHABLE)
             else:
                 messages.success(request, f"Campaign “{campaign.name}” scheduled.")
             return redirect("reviews:campaign_detail", pk=campaign.pk)
@@ -133,14 +136,16 @@ def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
-        if not paused:
-            tasks.start_soon()  # a start missed while paused begins now, not at the next minute
+        # A start missed while paused begins now, not at the next minute.
+        sent = paused or tasks.start_soon()
         messages.success(
             request,
             "Campaign paused: no new cycle starts until it is resumed."
             if paused
             else "Campaign resumed.",
         )
+        if not sent:
+            messages.warning(request, outbox.UNREACHABLE)
     return redirect("reviews:campaign_detail", pk=campaign.pk)
 
 

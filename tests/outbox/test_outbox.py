@@ -205,3 +205,16 @@ def test_apply_with_the_broker_down_says_the_removals_are_queued(world, broker_d
     queued = world.cycle.items.filter(apply_status=ApplyStatus.QUEUED).count()
     assert queued > 0
     assert messages_of(response) == [f"{queued} removals queued.", outbox.UNREACHABLE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resuming_with_the_broker_down_says_the_start_waits_for_it(world, monkeypatch):
+    def refuse(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
+
+    monkeypatch.setattr(tasks.tick, "delay", refuse)
+    services.set_campaign_paused(world.campaign.pk, True, actor=world.admin)
+    resume = reverse("reviews:campaign_resume", args=[world.campaign.pk])
+    response = login(world.admin).post(resume, follow=True)
+
+    assert messages_of(response) == ["Campaign resumed.", outbox.UNREACHABLE]
