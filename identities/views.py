@@ -57,7 +57,14 @@ def _paginate(table: Table, request: HttpRequest) -> None:
     """Apply sorting and pagination from the query string (RequestConfig without its unbounded
     per_page); an out-of-range page shows the last one instead of an error."""
     table.request = request
-    order_by = request.GET.getlist(table.prefixed_order_by_field)
+    # Only the table's own sortable columns: anything else from the URL is dropped here rather
+    # than handed to django-tables2 as an accessor path.
+    orderable = {column.name for column in table.columns.iterorderable()}
+    order_by = [
+        name
+        for name in request.GET.getlist(table.prefixed_order_by_field)
+        if name.removeprefix("-") in orderable
+    ]
     if order_by:
         table.order_by = order_by
     try:
