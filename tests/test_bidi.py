@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.bidi import FSI, PDI, balanced, isolate, isolate_text, needs_isolation
-from identities.models import EntraAccount, RoleDefinition, ServicePrincipal
+from identities.models import EntraAccount, RoleDefinition, ServicePrincipal, Tenant
 from reviews import emails
 from reviews.models import ReviewItem
 from tests.reviews.page_factories import login, make_world
@@ -24,6 +24,7 @@ RLO = "\u202e"
 SPOOF = RLO + "gnp.exe"
 OWNER = RLO + "annA"
 ROLE = RLO + "nimdA labolG"
+TENANT = RLO + "osotnoC"
 
 
 # --- the helper ------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ def world(db, settings):
     owners = [{**owner, "displayName": OWNER} for owner in principal.owners]
     ServicePrincipal.objects.filter(pk=principal.pk).update(display_name=SPOOF, owners=owners)
     RoleDefinition.objects.filter(pk=world.role.pk).update(display_name=ROLE)
+    Tenant.objects.filter(pk=world.tenant.pk).update(display_name=TENANT)
     ReviewItem.objects.filter(pk=payroll.pk).update(
         principal_name=SPOOF, role_name=ROLE, decided_by=world.reviewer_a, decided_at=timezone.now()
     )
@@ -122,7 +124,12 @@ PAGES = {
     "queue": lambda w: reverse("reviews:queue", args=[w.cycle.pk]) + "?show=all",
     "cycle": lambda w: reverse("reviews:cycle_detail", args=[w.cycle.pk]),
     "results": lambda w: reverse("reviews:results", args=[w.cycle.pk]),
+    "overview": lambda w: reverse("overview"),
+    "sync": lambda w: reverse("identities:sync"),
+    "campaign": lambda w: reverse("reviews:campaign_detail", args=[w.campaign.pk]),
 }
+# The pages that list the principal itself.
+PRINCIPAL_PAGES = ("inventory", "principal", "queue", "results")
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
@@ -135,7 +142,7 @@ def test_it_isolates_hostile_names_on_the_page(world, page):
     found = audit(html)
     assert found.isolated, "the page shows none of the hostile names"
     assert found.loose == [], f"names not isolated on the {page} page: {found.loose}"
-    if page != "cycle":  # the cycle page names reviewers, not principals
+    if page in PRINCIPAL_PAGES:
         assert f"<bdi>{SPOOF}</bdi>" in html
 
 
