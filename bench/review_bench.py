@@ -46,7 +46,8 @@ def truncate_all() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE reviews_auditevent, reviews_itemreviewer, reviews_reviewitem, reviews_cycle,"
+            "TRUNCATE reviews_auditevent, reviews_audithead, reviews_itemreviewer,"
+            " reviews_reviewitem, reviews_cycle,"
             " reviews_campaign_roles, reviews_campaign_reviewers, reviews_campaign,"
             " identities_assignment, identities_serviceprincipal, identities_roledefinition,"
             " identities_syncrun, identities_tenant CASCADE"
