@@ -9,7 +9,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
 	SPREVIEW_VAR_DIR=$(CURDIR)/var/test
 
-.PHONY: demo test lint format bench clean chromium
+.PHONY: demo test lint format bench bench-load clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ format: $(STAMP)
 ## Benchmarks: sync against the raw fetch of the same pages (figures go in bench/README.md).
 bench: $(STAMP)
 	$(TEST_ENV) $(BIN)/python bench/sync_bench.py
+
+## Load: 50 reviewers deciding, 5 admins browsing, 60 s, 50,000 assignments, gunicorn + worker
+## (its own database spreview_load and Redis db 8; figures in bench/README.md).
+bench-load: $(STAMP)
+	$(BIN)/python bench/load_bench.py
 
 clean:
 	rm -rf var/test var/broker
