@@ -302,6 +302,7 @@ class Heartbeat:
                 self.lost.set()
         except DatabaseError:
             logger.warning("heartbeat of sync %s failed", self.run_pk, exc_info=True)
+            connection.close()  # this thread's: the next beat reconnects
 
 
 # --------------------------------------------------------------------------- row builders
