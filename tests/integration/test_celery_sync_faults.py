@@ -131,7 +131,8 @@ def test_a_killed_workers_run_is_seen_dead_in_seconds_and_sync_now_starts_a_new_
     assert fresh.trigger == "manual"
     doomed.refresh_from_db()
     assert (doomed.status, doomed.error_code) == ("failed", "WorkerLost")
-    # Seen dead and replaced within seconds of its last heartbeat, not minutes.
-    assert (fresh.started_at - doomed.heartbeat_at).total_seconds() < stale_after + 8
+    # Seen dead and replaced within seconds of its last heartbeat (the old default: 5 minutes);
+    # the margin is for a second worker still booting on a busy machine.
+    assert (fresh.started_at - doomed.heartbeat_at).total_seconds() < stale_after + 20
     assert time.monotonic() - killed_at < 60
     assert mirrored(sim.tenant.tenant_id) == sim.tenant.expected_privileged_sp_assignments()
