@@ -438,9 +438,8 @@ def scratch_database_url():
     admin.close()
 
 
-def manage(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": url}
-    env.pop("MIGRATE_DATABASE_URL", None)
+def manage(url: str, *args: str, owner_url: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "MIGRATE_DATABASE_URL": owner_url}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -484,3 +483,42 @@ def test_app_roles_changed_at_entra_sign_in_are_audited_with_old_and_new(db):
     assert event.actor_id == person.pk
     assert event.old == {"Admin": False, "Auditor": True}
     assert event.new == {"changes": ["+Admin", "-Auditor"], "Admin": True, "Auditor": False}
+
+
+def test_migrate_runs_as_the_owner_and_the_app_role_only_appends(scratch_database_url):
+    """The docker-compose sequence: migrate and grant_app_role with MIGRATE_DATABASE_URL, then
+    the app with DATABASE_URL alone (its role created by grant_app_role from that URL)."""
+    role = f"spreview_app_{uuid.uuid4().hex[:12]}"
+    owner, _, rest = scratch_database_url.removeprefix("postgres://").partition("@")
+    app_url = f"postgres://{role}:app-password@{rest}"
+    try:
+        migrated = manage(app_url, "migrate", owner_url=scratch_database_url)
+        granted = manage(app_url, "grant_app_role", owner_url=scratch_database_url)
+        recorded = manage(
+            app_url,
+            "shell",
+            "-c",
+            "from reviews import audit; audit.record('t.app', tenant_id='t')",
+        )
+        verified = manage(app_url, "verify_audit")
+
+        assert migrated.returncode == 0, migrated.stderr
+        assert f"Created role {role}." in granted.stdout, granted.stderr
+        assert recorded.returncode == 0, recorded.stderr
+        assert verified.returncode == 0 and "ok     t: 1 events" in verified.stdout
+        as_app = psycopg2.connect(app_url)
+        with as_app.cursor() as cursor:
+            cursor.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE])
+            assert cursor.fetchone() == (owner,)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute(f"UPDATE {TABLE} SET summary = 'x'")
+        as_app.close()
+    finally:
+        cleanup = psycopg2.connect(scratch_database_url)
+        cleanup.autocommit = True
+        with cleanup.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+            if cursor.fetchone():
+                cursor.execute(f"DROP OWNED BY {role}")
+                cursor.execute(f"DROP ROLE {role}")
+        cleanup.close()
