@@ -15,7 +15,7 @@ import os
 import warnings
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote_from_bytes, urlencode
+from urllib.parse import parse_qs, quote_from_bytes, urlencode, urlsplit
 
 import pytest
 from django.apps import apps
@@ -353,3 +353,30 @@ def test_an_unknown_sort_is_dropped_before_the_table_sees_it(world, name):
         warnings.simplefilter("error", DeprecationWarning)
         for sort in ("principal.__class__", "-x.y", "principal__tenant__tenant_id", "-kind"):
             assert client.get(reverse(name), {"sort": sort}).status_code == 200
+
+
+def test_the_sign_in_callback_never_answers_500_to_a_hostile_answer(graph_settings, sim, db):
+    """The callback is public and its query comes from whoever holds the browser: with a real
+    sign-in in progress (the state matches), any code, error or extra parameter is refused
+    cleanly and signs nobody in."""
+    graph_settings.SITE_URL = "http://127.0.0.1:8000"  # the redirect URI the app registers
+    callback_keys = ("code", "error", "error_description", "session_state", "client_info")
+
+    @FUZZ
+    @given(
+        pairs=pairs_for(callback_keys),
+        raw=st.lists(st.tuples(st.sampled_from(callback_keys), raw_values), max_size=2),
+    )
+    def answer(pairs, raw):
+        client = Client()
+        start = client.get(reverse("signin"))
+        assert start.status_code == 302
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+        before = table_checksums()
+        query = query_string([("state", state), *pairs], raw)
+        response = client.get(reverse("signin_callback"), QUERY_STRING=query)
+        assert response.status_code < 500, (pairs, raw)
+        assert "_auth_user_id" not in client.session
+        assert table_checksums() == before
+
+    answer()
