@@ -2,9 +2,11 @@
 
 One whole run against the simulator, through the pages and the real tasks (run eagerly): an
 admin and a reviewer sign in with Entra ID (msal's auth-code flow, so the authority issues ID,
-access and refresh tokens), the admin syncs the tenant, schedules a campaign that starts at
-once, the reviewer follows their invitation's link and decides, the admin stops the review and
-applies it through Graph (client-credentials tokens). Then every page is read, CSVs included.
+access and refresh tokens), the admin syncs the tenant (first with a mistyped secret, then
+through throttling and a 503), schedules a campaign that starts at once, the reviewer follows
+their invitation's link and decides, the admin stops the review and applies it through Graph
+(client-credentials tokens; eligible removals refused with 403 at first, then retried). Then
+every page is read, CSVs included. With a client secret, and with a certificate.
 
 Everything that run produced is searched: every log record at DEBUG (LOG_LEVEL=DEBUG), every
 page and header sent, every email, every audit row, every text column of every table (session
@@ -32,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from identities.models import EntraAccount, ServicePrincipal
+from identities.models import EntraAccount, ServicePrincipal, SyncRun
 from reviews.models import AuditEvent, Campaign, Cycle, ItemReviewer, ReviewItem
 from tests.identities.test_signin import person_with, pick_user_at_authority
 from tests.reviews.apply_helpers import fresh_task_client  # noqa: F401 (a fixture)
@@ -195,6 +197,18 @@ def test_a_whole_review_leaves_no_secret_in_logs_pages_emails_or_the_database(
 
     admin = Browser(pages, "admin")
     admin.sign_in(sim, person_with(sim, "Admin").user_id)
+    wrong_secret = "Wr0ng~secret.for-this-app_" + client_secret[-6:]
+    if credential == "secret":
+        # A sync with a mistyped secret fails, and says so, without repeating what was typed.
+        settings.AZURE_CLIENT_SECRET = wrong_secret
+        with run_tasks(django_capture_on_commit_callbacks):
+            admin.post(reverse("identities:sync_start"))
+        assert SyncRun.objects.get().status == SyncRun.Status.FAILED
+        admin.get(reverse("identities:sync"))
+        settings.AZURE_CLIENT_SECRET = client_secret
+    # Graph throttles and stumbles: retried, and logged.
+    sim.faults.throttle(times=2, retry_after=0.1)
+    sim.faults.unavailable(times=1)
     with run_tasks(django_capture_on_commit_callbacks):
         assert admin.post(reverse("identities:sync_start")).status_code == 302
     assert ServicePrincipal.objects.exists(), "the sync mirrored nothing"
@@ -252,10 +266,17 @@ def test_a_whole_review_leaves_no_secret_in_logs_pages_emails_or_the_database(
     reviewer.get(reverse("reviews:my_reviews"))
 
     # The admin stops the review and applies it: removals through Graph, notices by email.
+    # Eligible removals are refused (403) at first, so the failure path runs too; then retried.
     with run_tasks(django_capture_on_commit_callbacks):
         admin.post(reverse("reviews:cycle_stop", args=[cycle.pk]))
+    sim.faults.throttle(times=1, retry_after=0.1, path_contains="roleAssignments")
+    sim.faults.forbid(path_contains="roleEligibilityScheduleRequests")
     with run_tasks(django_capture_on_commit_callbacks):
         admin.post(reverse("reviews:cycle_apply", args=[cycle.pk]))
+    admin.get(reverse("reviews:results", args=[cycle.pk]))
+    sim.faults.clear()
+    with run_tasks(django_capture_on_commit_callbacks):
+        admin.post(reverse("reviews:cycle_retry", args=[cycle.pk]))
     cycle.refresh_from_db()
     assert cycle.items.filter(apply_status__in=("applied", "already_gone")).exists()
 
@@ -284,7 +305,7 @@ def test_a_whole_review_leaves_no_secret_in_logs_pages_emails_or_the_database(
     key_pem = sim.keys.client_cert_path.read_text()
     key_body = key_pem.split("PRIVATE KEY-----", 1)[1].split("-----END", 1)[0].split()
     secrets = {
-        "the client secret": [client_secret],
+        "the client secret": [client_secret, wrong_secret],
         "the certificate's private key": key_body[1:4],
         "SECRET_KEY": [settings.SECRET_KEY],
         "a code or token the authority issued": issued,
