@@ -269,6 +269,9 @@ LOGGING = {
         "msal": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # SQL at DEBUG prints every parameter: session keys, password hashes. Even when "django"
+        # is turned up to find a problem, statements stay out of the logs.
+        "django.db.backends": {"level": "INFO"},
     },
 }
 

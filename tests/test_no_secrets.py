@@ -338,3 +338,30 @@ def test_a_whole_review_leaves_no_secret_in_logs_pages_emails_or_the_database(
             for place in where(key, mine):
                 found.append(f"another person's session key in {place}")
     assert not found, sorted(set(found))
+
+
+def test_sql_logged_at_debug_never_shows_a_session_key_or_a_password_hash(
+    db, settings, every_log_line
+):
+    """Django's SQL log carries every statement's parameters: the session row written at
+    sign-in, the password hash. Neither LOG_LEVEL=DEBUG nor the "django" logger turned up to
+    DEBUG (to find a problem) may open it, even with DEBUG's debug cursor on."""
+    user = get_user_model().objects.create_user("break-glass", password="S3cret pw!")
+    client = Client()
+    django_logger = logging.getLogger("django")
+    level = django_logger.level
+    django_logger.setLevel(logging.DEBUG)
+    connection.force_debug_cursor = True  # what DEBUG=True does to every connection
+    try:
+        response = client.post(
+            reverse("login"), {"username": "break-glass", "password": "S3cret pw!"}
+        )
+        client.get(reverse("reviews:my_reviews"))
+    finally:
+        connection.force_debug_cursor = False
+        django_logger.setLevel(level)
+    assert response.status_code == 302
+    user.refresh_from_db()
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    logs = [("log", line) for line in every_log_line.lines]
+    assert where(key, logs) == [] and where(user.password, logs) == []
