@@ -133,6 +133,8 @@ def _stream(model: type, tenant_id: str, fields: Iterable[str]) -> Iterator[dict
 
 
 def _event_problem(values: Mapping[str, Any], seq: int, prev: Mapping[str, Any] | None) -> str:
+    if values["seq"] < seq:  # only once the owner dropped the unique constraint
+        return f"seq {values['seq']} appears twice: an event was inserted into the chain"
     if values["seq"] != seq:
         missing = f"{seq}" if values["seq"] == seq + 1 else f"{seq}..{values['seq'] - 1}"
         return f"seq {missing} missing before it: events were deleted"

@@ -191,6 +191,14 @@ def test_it_finds_an_event_inserted_outside_the_audit_writer(reviewed):
     assert "appended without recording a head" in verify()[1]
 
 
+def test_it_finds_an_event_squeezed_in_with_a_seq_already_taken(reviewed):
+    chain = chain_of(reviewed.tenant.tenant_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT reviews_audit_chain_seq")
+    forged(chain[2], seq=4).save(force_insert=True)
+    assert "seq 4 appears twice: an event was inserted into the chain" in verify()[1]
+
+
 def test_it_finds_a_truncated_chain_rebuilt_from_scratch(reviewed):
     tenant_id = reviewed.tenant.tenant_id
     with connection.cursor() as cursor:
