@@ -44,6 +44,8 @@ MATRIX: dict[str, tuple[tuple, tuple]] = {
     # Sign-in and sign-out. Entra ID is not configured here (no AZURE_CLIENT_ID): starting a
     # sign-in says so; a callback without a sign-in in progress is refused.
     "home": ((LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT), WRONG_METHOD),
+    # The container probe: "ok" to anyone, reading nothing.
+    "healthz": ((OK,) * 5, PUBLIC_NOT_ALLOWED),
     "overview": (READERS, WRONG_METHOD),
     "login": (
         (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
