@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A view whose database failed (statement timeout, PostgreSQL down) answers 503, not 500.
+    "config.database.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,6 +128,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     )
+# Web requests only (config/wsgi.py): PostgreSQL cancels a page's statement after this long, and
+# the page says so (503) instead of running on after gunicorn gave up on it. 0: no limit.
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The tables' owner, for `migrate` and `grant_app_role` only. The app itself connects (with
 # DATABASE_URL) as a role that can insert into the audit log but not rewrite it.

@@ -5,6 +5,9 @@ from config import views as config_views
 from identities import auth_views
 from reviews import views as review_views
 
+# A database failure outside any view (a session saved after the page) is a 503 too.
+handler500 = "config.database.server_error"
+
 urlpatterns = [
     path("", review_views.home, name="home"),
     path("overview/", review_views.overview, name="overview"),
