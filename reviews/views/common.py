@@ -22,6 +22,7 @@ from ..models import (
 QUEUE_SHOWS = ("pending", "decided", "all")
 QUEUE_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
+REVIEWERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 # A review whose end is this close is flagged on "My reviews".
 DUE_SOON = timedelta(days=3)
@@ -29,11 +30,12 @@ DUE_SOON = timedelta(days=3)
 
 def _progress(cycles: QuerySet[Cycle]) -> QuerySet[Cycle]:
     """Cycles with `total`, `decided` and `attention` (removals failed or left to do by hand)
-    item counts, in the same query: an applied cycle is not "done" while any remain."""
+    item counts, in the same query: an applied cycle is not "done" while any remain. The three
+    share one join, so nothing is counted twice and DISTINCT (a sort per cycle) is not needed."""
     return cycles.annotate(
-        total=Count("items", distinct=True),
-        decided=Count("items", filter=Q(items__decision__in=DECIDED), distinct=True),
-        attention=Count("items", filter=Q(items__apply_status__in=NEEDS_ATTENTION), distinct=True),
+        total=Count("items"),
+        decided=Count("items", filter=Q(items__decision__in=DECIDED)),
+        attention=Count("items", filter=Q(items__apply_status__in=NEEDS_ATTENTION)),
     )
 
 

@@ -34,17 +34,18 @@ from .common import (
     DECIDED,
     NEEDS_ATTENTION,
     RESULTS_PER_PAGE,
+    REVIEWERS_PER_PAGE,
     _cycle_for_admin,
     _cycle_for_reader,
     _display_items,
 )
 
 
-def _emails_by_person(cycle: Cycle) -> dict[int, tuple[Any, Any]]:
+def _emails_by_person(cycle: Cycle, user_ids: list[int]) -> dict[int, tuple[Any, Any]]:
     """user id → (invitation sent at, last reminder sent at), in one query: an admin sees who
     was never reached (the mail server refused them past every retry) and can remind them."""
     rows = (
-        EmailDelivery.objects.filter(cycle=cycle, sent_at__isnull=False)
+        EmailDelivery.objects.filter(cycle=cycle, sent_at__isnull=False, recipient__in=user_ids)
         .values("recipient")
         .annotate(
             invited=Max("sent_at", filter=Q(kind=EmailDelivery.Kind.INVITATION)),
@@ -77,7 +78,8 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     counts["decided"] = counts["total"] - counts["pending"]
     cycle.attention = counts["failed"]
-    per_reviewer = list(
+    # A page of reviewers at a time: a cycle of 20,000 items can have thousands of them.
+    reviewers_page = Paginator(
         ItemReviewer.objects.filter(item__cycle=cycle)
         .values("user")
         .annotate(
@@ -85,14 +87,13 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
             decided=Count("item", filter=Q(item__decision__in=DECIDED)),
             by_them=Count("item", filter=Q(item__decided_by=F("user"))),
         )
-        .order_by("user")
-    )
-    users = (
-        get_user_model()
-        .objects.select_related("entra")
-        .in_bulk([row["user"] for row in per_reviewer])
-    )
-    emailed = _emails_by_person(cycle)
+        .order_by("user"),
+        REVIEWERS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    per_reviewer = list(reviewers_page.object_list)
+    user_ids = [row["user"] for row in per_reviewer]
+    users = get_user_model().objects.select_related("entra").in_bulk(user_ids)
+    emailed = _emails_by_person(cycle, user_ids)
     for row in per_reviewer:
         row["person"] = users.get(row["user"])
         row["invited_at"], row["reminded_at"] = emailed.get(row["user"], (None, None))
@@ -105,6 +106,7 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": cycle.campaign,
         "counts": counts,
         "per_reviewer": per_reviewer,
+        "reviewers_page": reviewers_page,
         "can_edit": is_admin(request.user),
         "is_running": is_running,
         "overdue": cycle.is_overdue(now),
