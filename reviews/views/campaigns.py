@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +24,7 @@ from ..models import (
     Cycle,
 )
 from .common import (
+    CYCLES_PER_PAGE,
     _campaign_for_reader,
     _progress,
 )
@@ -117,12 +119,19 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign_for_reader(request, pk)
+    # A page of cycles, and their progress counted over that page's items only: a weekly
+    # campaign gathers hundreds of cycles, each of thousands of items.
+    cycles_page = Paginator(campaign.cycles.order_by("-number"), CYCLES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    shown = [cycle.pk for cycle in cycles_page.object_list]
     context = {
         "nav": "campaigns",
         "campaign": campaign,
         "roles": list(campaign.roles.order_by("display_name")),
         "reviewers": list(campaign.reviewers.select_related("entra").order_by("username")),
-        "cycles": list(_progress(campaign.cycles.order_by("-number"))),
+        "cycles": list(_progress(Cycle.objects.filter(pk__in=shown)).order_by("-number")),
+        "cycles_page": cycles_page,
         "can_edit": is_admin(request.user),
     }
     return render(request, "reviews/campaign_detail.html", context)

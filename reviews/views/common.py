@@ -23,6 +23,7 @@ QUEUE_SHOWS = ("pending", "decided", "all")
 QUEUE_PER_PAGE = 50
 RESULTS_PER_PAGE = 100
 REVIEWERS_PER_PAGE = 50
+CYCLES_PER_PAGE = 20
 AUDIT_PER_PAGE = 50
 # A review whose end is this close is flagged on "My reviews".
 DUE_SOON = timedelta(days=3)

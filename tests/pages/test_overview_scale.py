@@ -15,7 +15,7 @@ from django.urls import reverse
 from config.database import set_statement_timeout
 from identities.models import ServicePrincipal
 from reviews.models import Cycle, ItemReviewer
-from tests.reviews.page_factories import TENANT_ID, login
+from tests.reviews.page_factories import TENANT_ID, login, make_world
 
 from .large_cycle import decide_some, make_large_cycle
 
@@ -118,3 +118,39 @@ def test_the_cycle_page_shows_its_thousands_of_reviewers_a_page_at_a_time(large,
     last = login(data.admin).get(url + "?page=80").context["per_reviewer"]
     assert len(last) == 50
     assert [row["total"] for row in last] == [5] * 50
+
+
+def add_past_cycles(campaign, count: int) -> None:
+    first = campaign.cycles.count() + 1
+    Cycle.objects.bulk_create(
+        Cycle(
+            campaign=campaign,
+            number=number,
+            status=Cycle.Status.APPLIED,
+            scheduled_at=campaign.start_at,
+            starts_at=campaign.start_at,
+            ends_at=campaign.start_at,
+        )
+        for number in range(first, first + count)
+    )
+
+
+def test_the_campaign_page_shows_its_cycles_a_page_at_a_time_in_a_fixed_number_of_queries(db):
+    world = make_world()
+    client = login(world.admin)
+    url = reverse("reviews:campaign_detail", args=[world.campaign.pk])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    add_past_cycles(world.campaign, 2)
+    few = queries()
+    add_past_cycles(world.campaign, 42)
+    assert queries() == few
+    response = client.get(url)
+    assert [c.number for c in response.context["cycles"]] == list(range(45, 25, -1))
+    assert "Page 1 of 3 · 45 rows" in response.content.decode()
+    last = client.get(url + "?page=3").context["cycles"]
+    assert [(c.number, c.total) for c in last][-1] == (1, 4)  # the running cycle, with its items
