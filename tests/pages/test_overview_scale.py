@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from config.database import set_statement_timeout
 from identities.models import ServicePrincipal
-from reviews.models import Cycle, ItemReviewer
+from reviews import services
+from reviews.models import AuditEvent, Cycle, ItemReviewer
 from tests.reviews.page_factories import TENANT_ID, login, make_world
 
 from .large_cycle import decide_some, make_large_cycle
@@ -154,3 +155,14 @@ def test_the_campaign_page_shows_its_cycles_a_page_at_a_time_in_a_fixed_number_o
     assert "Page 1 of 3 · 45 rows" in response.content.decode()
     last = client.get(url + "?page=3").context["cycles"]
     assert [(c.number, c.total) for c in last][-1] == (1, 4)  # the running cycle, with its items
+
+
+def test_the_audit_log_offers_each_action_code_once_in_order(db):
+    world = make_world()
+    for key in ("payroll", "backup"):
+        services.record_decision(world.items[key].pk, "revoke", "", actor=world.reviewer_a)
+    response = login(world.admin).get(reverse("reviews:audit"))
+    offered = [value for value, _ in response.context["filter"].form.fields["action"].choices]
+    codes = sorted(set(AuditEvent.objects.values_list("action", flat=True)))
+    assert offered == ["", *codes]
+    assert "reviews.decision.revoke" in codes
