@@ -7,6 +7,9 @@ inside a transaction that is rolled back at the end; each test runs in a savepoi
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import datetime
+
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +19,7 @@ from config.database import set_statement_timeout
 from identities.models import ServicePrincipal
 from reviews import services
 from reviews.models import AuditEvent, Cycle, ItemReviewer
-from tests.reviews.page_factories import TENANT_ID, login, make_world
+from tests.reviews.page_factories import TENANT_ID, login, make_admin, make_world
 
 from .large_cycle import decide_some, make_large_cycle
 
@@ -166,3 +169,40 @@ def test_the_audit_log_offers_each_action_code_once_in_order(db):
     codes = sorted(set(AuditEvent.objects.values_list("action", flat=True)))
     assert offered == ["", *codes]
     assert "reviews.decision.revoke" in codes
+
+
+def test_the_audit_log_date_filters_are_whole_days_in_the_site_time_zone(db, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    # Both on 10 March in UTC; a day apart in Paris. Inserted as they were (the audit writer
+    # stamps events with the present), in a chain of their own.
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            at=at,
+            action="tests.when",
+            actor_label="system",
+            summary=summary,
+            tenant_id="tests-time-zone",
+            seq=seq,
+            prev_hash="",
+            hash=summary,
+        )
+        for seq, (summary, at) in enumerate(
+            (
+                ("late", datetime(2026, 3, 10, 23, 59, 59, tzinfo=paris)),
+                ("early", datetime(2026, 3, 11, 0, 0, tzinfo=paris)),
+            ),
+            start=1,
+        )
+    )
+    client = login(make_admin())
+
+    def shown(**query: str) -> list[str]:
+        response = client.get(reverse("reviews:audit"), query)
+        assert response.status_code == 200
+        return [event.summary for event in response.context["events"]]
+
+    assert shown(until="2026-03-10") == ["late"]
+    assert shown(since="2026-03-11") == ["early"]
+    assert shown(since="2026-03-10", until="2026-03-10") == ["late"]
+    assert shown(since="0001-01-01", until="9999-12-31") == ["early", "late"]
