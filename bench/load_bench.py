@@ -588,6 +588,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--page-size", type=int, default=999, help="simulator's Graph page size")
     args = parser.parse_args()
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: everything started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     reset_database(BENCH_DB)
     import redis
