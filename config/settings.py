@@ -131,6 +131,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Web requests only (config/wsgi.py): PostgreSQL cancels a page's statement after this long, and
 # the page says so (503) instead of running on after gunicorn gave up on it. 0: no limit.
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+# A CSV download streams a whole table through one statement: it gets this longer limit instead.
+DB_EXPORT_STATEMENT_TIMEOUT_MS = env.int("DB_EXPORT_STATEMENT_TIMEOUT_MS", default=300_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The tables' owner, for `migrate` and `grant_app_role` only. The app itself connects (with
 # DATABASE_URL) as a role that can insert into the audit log but not rewrite it.
@@ -267,7 +269,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"link_tokens": {"()": "config.logfilters.RedactLinkTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["link_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # msal and urllib3 at DEBUG would print request bodies; keep them quiet.

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from identities.export import csv_cell
 from identities.people import person_label
+from identities.streaming import with_export_timeout
 
 from .audit_chain import current_head, head_line
 from .models import ApplyStatus, AuditEvent, Cycle, Decision, Outcome, Recommendation, ReviewItem
@@ -127,7 +128,9 @@ def _lines(header: Sequence[str], rows: Iterable[list[str]]) -> Iterator[str]:
 
 
 def _response(lines: Iterator[str], name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        with_export_timeout(lines), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="spreview-{name}-{stamp}.csv"'
     return response
