@@ -560,3 +560,44 @@ def test_secret_looking_values_are_masked_in_the_log(db):
 
     event.refresh_from_db()
     assert event.new == {"client_secret": "***", "nested": [{"accessToken": "***"}]}
+
+
+def item_table_row_estimates() -> dict[str, float]:
+    """What the planner believes the item tables hold (pg_class: written by ANALYZE, in the
+    transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE relname IN ('reviews_reviewitem', 'reviews_itemreviewer')"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_a_large_cycle_refreshes_the_item_statistics_once_committed(
+    mirror, make_campaign, rita, monkeypatch, django_capture_on_commit_callbacks
+):
+    from reviews.services import cycles
+
+    monkeypatch.setattr(cycles, "ANALYZE_AFTER_ITEMS", 3)
+    app = mirror.principal("Deploy pipeline")
+    for role in (mirror.global_admin, mirror.app_admin):
+        mirror.assign(app, role)
+    mirror.assign(app, mirror.app_admin, kind="eligible", granted_via="pim")
+    assert item_table_row_estimates() != {"reviews_reviewitem": 3, "reviews_itemreviewer": 3}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_cycle(make_campaign(reviewers=[rita]).pk, now=NOW)
+
+    assert item_table_row_estimates() == {"reviews_reviewitem": 3, "reviews_itemreviewer": 3}
+
+
+def test_a_small_cycle_leaves_statistics_to_autovacuum(
+    mirror, make_campaign, rita, django_capture_on_commit_callbacks
+):
+    mirror.assign(mirror.principal("Deploy pipeline"))
+    before = item_table_row_estimates()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_cycle(make_campaign(reviewers=[rita]).pk, now=NOW)
+
+    assert item_table_row_estimates() == before
