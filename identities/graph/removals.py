@@ -118,7 +118,9 @@ def current_grants(client: GraphClient, privilege: Privilege) -> list[Grant]:
     if privilege.kind == "eligible":
         grants = []
         for row in _direct_rows(client, _SCHEDULES["eligible"], privilege):
-            info = row.get("scheduleInfo") if isinstance(row.get("scheduleInfo"), dict) else {}
+            info = row.get("scheduleInfo")
+            if not isinstance(info, dict):
+                info = {}
             created = graph_datetime(row.get("createdDateTime")) or graph_datetime(
                 info.get("startDateTime")
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,9 @@ from ..models import (
 )
 from .common import ReviewError, _tenant_id
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _enqueue_apply(item_ids: list[int]) -> None:
     """One outbox row per removal, written with the state change that queued it."""
@@ -33,7 +37,7 @@ def _enqueue_apply(item_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def request_apply(cycle_id: int, *, actor, now: datetime | None = None) -> int:
+def request_apply(cycle_id: int, *, actor: User | None, now: datetime | None = None) -> int:
     """Queue a removal task for every revoked item not yet handled; returns how many."""
     now = now or timezone.now()
     cycle = Cycle.objects.select_for_update().select_related("campaign__tenant").get(pk=cycle_id)
@@ -63,7 +67,7 @@ def request_apply(cycle_id: int, *, actor, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def retry_failed(cycle_id: int, *, actor, now: datetime | None = None) -> int:
+def retry_failed(cycle_id: int, *, actor: User, now: datetime | None = None) -> int:
     """Admin: queue failed removals (and to-dos, after write access was granted) again."""
     now = now or timezone.now()
     cycle = Cycle.objects.select_for_update().select_related("campaign__tenant").get(pk=cycle_id)

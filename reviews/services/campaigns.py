@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +14,9 @@ from ..models import (
     Campaign,
 )
 from .common import CAMPAIGN_FIELDS, ReviewError, _snapshot, _tenant_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _next_start(campaign: Campaign) -> datetime | None:
@@ -28,7 +31,9 @@ def _next_start(campaign: Campaign) -> datetime | None:
 
 
 @transaction.atomic
-def create_campaign(campaign: Campaign, *, roles: Iterable, reviewers: Iterable, actor) -> Campaign:
+def create_campaign(
+    campaign: Campaign, *, roles: Iterable, reviewers: Iterable, actor: User
+) -> Campaign:
     """Save a validated, unsaved campaign and schedule its first cycle."""
     campaign.created_by = actor
     campaign.created_at = campaign.updated_at = timezone.now()
@@ -55,7 +60,7 @@ def create_campaign(campaign: Campaign, *, roles: Iterable, reviewers: Iterable,
 
 @transaction.atomic
 def update_campaign(
-    campaign_id: int, changes: dict[str, Any], *, roles: Iterable, reviewers: Iterable, actor
+    campaign_id: int, changes: dict[str, Any], *, roles: Iterable, reviewers: Iterable, actor: User
 ) -> Campaign:
     """Apply edited settings; they take effect from the next cycle on."""
     campaign = Campaign.objects.select_for_update().select_related("tenant").get(pk=campaign_id)
@@ -97,7 +102,7 @@ def update_campaign(
 
 
 @transaction.atomic
-def set_campaign_paused(campaign_id: int, paused: bool, *, actor) -> Campaign:
+def set_campaign_paused(campaign_id: int, paused: bool, *, actor: User) -> Campaign:
     """Pause (no new cycles start) or resume; a running cycle is not touched."""
     campaign = Campaign.objects.select_for_update().select_related("tenant").get(pk=campaign_id)
     wanted = Campaign.Status.PAUSED if paused else Campaign.Status.ACTIVE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Case, Count, Q, Value, When
@@ -27,8 +28,12 @@ from .apply import request_apply
 from .campaigns import _next_start
 from .common import CYCLE_SETTINGS, ReviewError, _json, _tenant_id
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
-def _in_scope(campaign: Campaign):
+
+def _in_scope(campaign: Campaign) -> QuerySet[Assignment]:
     assignments = Assignment.objects.current().filter(
         tenant=campaign.tenant, role__is_privileged=True, principal__deleted_at__isnull=True
     )
@@ -59,7 +64,9 @@ def start_due_cycles(now: datetime | None = None) -> list[int]:
 
 
 @transaction.atomic
-def start_cycle(campaign_id: int, *, now: datetime | None = None, actor=None) -> Cycle | None:
+def start_cycle(
+    campaign_id: int, *, now: datetime | None = None, actor: User | None = None
+) -> Cycle | None:
     """Snapshot the campaign's in-scope assignments into a new cycle, if one is due.
 
     A constant number of statements whatever the number of assignments: one read of the
@@ -188,7 +195,7 @@ def _link_reviewers(
 
 @transaction.atomic
 def close_cycle(
-    cycle_id: int, *, actor=None, stopped: bool = False, now: datetime | None = None
+    cycle_id: int, *, actor: User | None = None, stopped: bool = False, now: datetime | None = None
 ) -> Cycle:
     """End the review: undecided items take the default, every outcome is fixed.
 
@@ -249,7 +256,7 @@ def close_cycle(
     return cycle
 
 
-def stop_cycle(cycle_id: int, *, actor, now: datetime | None = None) -> Cycle:
+def stop_cycle(cycle_id: int, *, actor: User, now: datetime | None = None) -> Cycle:
     """Admin: end a running cycle now; it closes exactly as at its end date."""
     cycle = Cycle.objects.get(pk=cycle_id)
     if cycle.status != Cycle.Status.ACTIVE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +18,10 @@ from ..models import (
     ReviewItem,
 )
 from .common import JUSTIFICATION_MAX, ReviewError, _tenant_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
 
 def justification_problem(rule: str, decision: str, justification: str) -> str | None:
@@ -35,7 +40,7 @@ def justification_problem(rule: str, decision: str, justification: str) -> str |
     return None
 
 
-def reviewer_items(user, cycle: Cycle):
+def reviewer_items(user: User, cycle: Cycle) -> QuerySet[ReviewItem]:
     """The items of this cycle that this user was asked to review."""
     return ReviewItem.objects.filter(cycle=cycle, reviewer_links__user=user)
 
@@ -49,7 +54,7 @@ def _open_cycle_for_decision(cycle_id: int, now: datetime) -> Cycle:
 
 @transaction.atomic
 def record_decision(
-    item_id: int, decision: str, justification: str, *, actor, now: datetime | None = None
+    item_id: int, decision: str, justification: str, *, actor: User, now: datetime | None = None
 ) -> ReviewItem:
     """Record or change one reviewer's decision; the last decision counts."""
     now = now or timezone.now()
@@ -96,16 +101,20 @@ def record_decision(
 
 @transaction.atomic
 def accept_recommendations(
-    cycle_id: int, *, actor, item_ids: Iterable[int] | None = None, now: datetime | None = None
+    cycle_id: int,
+    *,
+    actor: User,
+    item_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Decide every pending item of this reviewer as recommended; returns how many."""
     now = now or timezone.now()
     Cycle.objects.select_for_update().filter(pk=cycle_id).first()
     cycle = _open_cycle_for_decision(cycle_id, now)
-    items = reviewer_items(actor, cycle).filter(decision=Decision.PENDING)
+    pending = reviewer_items(actor, cycle).filter(decision=Decision.PENDING)
     if item_ids is not None:
-        items = items.filter(pk__in=list(item_ids))
-    items = list(items.select_for_update().order_by("pk"))
+        pending = pending.filter(pk__in=list(item_ids))
+    items = list(pending.select_for_update().order_by("pk"))
     events = []
     for item in items:
         item.decision = item.recommendation
@@ -138,7 +147,7 @@ def accept_recommendations(
 
 
 @transaction.atomic
-def reset_decisions(cycle_id: int, *, actor, now: datetime | None = None) -> int:
+def reset_decisions(cycle_id: int, *, actor: User, now: datetime | None = None) -> int:
     """Admin: every decision of an open cycle back to pending (each reset is audited)."""
     now = now or timezone.now()
     Cycle.objects.select_for_update().filter(pk=cycle_id).first()
