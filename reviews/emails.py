@@ -285,14 +285,29 @@ def _send_reminder_round(cycle: Cycle, round_: int, *, actor=None) -> Sent:
     return result
 
 
-def send_reminders(cycle: Cycle, *, actor=None) -> int:
-    """An admin's "send reminders now": a round of its own, to every reviewer with pending
-    items. A double click finds the same free round and sends nothing more."""
+def reviewers_to_remind(cycle: Cycle) -> list:
+    """Reviewers with pending items and an email address: whom a reminder round writes to."""
+    return _reviewers(cycle, pending_only=True)
+
+
+def next_admin_round(cycle: Cycle) -> int:
+    """The round an admin's "send reminders now" takes: one of its own, after any sent before.
+    Two clicks before the first round went out take the same round, and its claims send it
+    once."""
     last = EmailDelivery.objects.filter(
         cycle=cycle, kind=Kind.REMINDER, round__gte=ADMIN_ROUNDS_FROM
     ).aggregate(last=Max("round"))["last"]
-    round_ = (last + 1) if last is not None else ADMIN_ROUNDS_FROM
-    return _send_reminder_round(cycle, round_, actor=actor).sent
+    return (last + 1) if last is not None else ADMIN_ROUNDS_FROM
+
+
+def send_reminder_round(cycle_id: int, round_: int, *, actor_id: int | None = None) -> Sent:
+    """The reminder task's work: this round to every reviewer still pending, if the cycle still
+    runs; audited with the admin who asked for it."""
+    cycle = _open_cycle(cycle_id)
+    if cycle is None:
+        return Sent()
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return _send_reminder_round(cycle, round_, actor=actor)
 
 
 def send_due_reminders(now: datetime | None = None) -> int:

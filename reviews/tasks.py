@@ -16,6 +16,13 @@ from identities.graph.removals import Grant, Privilege, current_grants, remove
 from outbox import services as outbox
 
 from . import emails, services
+from .services.common import (
+    APPLY_REVOCATION,
+    SEND_COMPLETION_NOTICE,
+    SEND_FAILURE_NOTICE,
+    SEND_INVITATIONS,
+    SEND_REMINDERS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +75,24 @@ def tick() -> dict[str, int]:
     }
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+class RemovalDeferred(Exception):
+    """Graph failed in a way that may pass (throttling, 5xx): the item is queued again and the
+    task runs later. Its attempts are bounded by APPLY_MAX_ATTEMPTS on the item, not here."""
+
+
+# Waits of 10 s, 20 s, 40 s … up to 5 min, each drawn at random below that (full jitter), so
+# many removals throttled together do not come back together.
+@shared_task(
+    name=APPLY_REVOCATION,
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,
+    autoretry_for=(RemovalDeferred,),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
 def apply_revocation(self, item_id: int) -> str | None:
     """Remove one revoked assignment through Graph; a duplicate delivery finds nothing to do."""
     try:
@@ -80,9 +104,7 @@ def apply_revocation(self, item_id: int) -> str | None:
         item_id, remover, inspect=_inspect, max_attempts=settings.APPLY_MAX_ATTEMPTS
     )
     if result == services.RETRY:
-        attempt = self.request.retries + 1
-        delay = min(300.0, 5.0 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)  # noqa: S311
-        raise self.retry(countdown=delay)
+        raise RemovalDeferred(f"removal of item {item_id} deferred after a transient failure")
     return result
 
 
@@ -104,20 +126,9 @@ def start_soon() -> bool:
     return not failed
 
 
-# Written to the outbox with the state change that calls for them, so that a broker outage
-# delays these emails instead of losing them.
-def enqueue_invitations(cycle_id: int) -> None:
-    outbox.enqueue(send_invitations, cycle_id)
-
-
-def enqueue_completion_notice(cycle_id: int) -> None:
-    outbox.enqueue(send_completion_notice, cycle_id)
-
-
-def enqueue_failure_notice(cycle_id: int, apply_round: int) -> None:
-    outbox.enqueue(send_failure_notice, cycle_id, apply_round)
-
-
+# The email tasks keep their own backoff: Celery's retry_backoff takes whole seconds of at least
+# one (tests run the same path with 0.2 s), draws each wait anywhere from zero, and fails the
+# task after its last retry, where these stop with an error line and count what they sent.
 def _retry_unsent(task, result: emails.Sent, what: str) -> int:
     """Emails the mail server refused are tried again later, with growing waits; those sent
     stay sent (their claims say so), so a retry sends only what is still owed."""
@@ -132,18 +143,36 @@ def _retry_unsent(task, result: emails.Sent, what: str) -> int:
     return result.sent
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+@shared_task(
+    name=SEND_INVITATIONS, bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES
+)
 def send_invitations(self, cycle_id: int) -> int:
     return _retry_unsent(self, emails.send_invitations(cycle_id), f"invitations of {cycle_id}")
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+@shared_task(
+    name=SEND_REMINDERS, bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES
+)
+def send_reminders(self, cycle_id: int, round_: int, actor_id: int | None = None) -> int:
+    """An admin's "Send reminders now", sent here rather than in the request that asked."""
+    result = emails.send_reminder_round(cycle_id, round_, actor_id=actor_id)
+    return _retry_unsent(self, result, f"reminders of {cycle_id}")
+
+
+@shared_task(
+    name=SEND_COMPLETION_NOTICE,
+    bind=True,
+    ignore_result=True,
+    max_retries=settings.EMAIL_MAX_RETRIES,
+)
 def send_completion_notice(self, cycle_id: int) -> int:
     result = emails.send_completion_notice(cycle_id)
     return _retry_unsent(self, result, f"completion notice of {cycle_id}")
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES)
+@shared_task(
+    name=SEND_FAILURE_NOTICE, bind=True, ignore_result=True, max_retries=settings.EMAIL_MAX_RETRIES
+)
 def send_failure_notice(self, cycle_id: int, apply_round: int) -> int:
     result = emails.send_failure_notice(cycle_id, apply_round)
     return _retry_unsent(self, result, f"failure notice of {cycle_id}")

@@ -35,6 +35,7 @@ from .common import (
 from .cycles import (
     close_cycle,
     close_due_cycles,
+    request_reminders,
     start_cycle,
     start_due_cycles,
     stop_cycle,
@@ -73,6 +74,7 @@ __all__ = [
     "record_regrants",
     "record_sync_removals",
     "request_apply",
+    "request_reminders",
     "requeue_stalled",
     "resend_queued",
     "reset_decisions",

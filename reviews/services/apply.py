@@ -11,9 +11,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from identities import services as mirror
 from identities.graph.errors import GraphConfigError, GraphError
 from identities.graph.removals import ALREADY_GONE, Grant, Privilege, RemovalImpossible
-from identities.models import Assignment
 from outbox import services as outbox
 
 from .. import audit
@@ -23,7 +23,7 @@ from ..models import (
     Cycle,
     ReviewItem,
 )
-from .common import ReviewError, _tenant_id
+from .common import APPLY_REVOCATION, SEND_FAILURE_NOTICE, ReviewError, _tenant_id
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -31,9 +31,7 @@ if TYPE_CHECKING:
 
 def _enqueue_apply(item_ids: list[int]) -> None:
     """One outbox row per removal, written with the state change that queued it."""
-    from ..tasks import apply_revocation
-
-    outbox.enqueue_many(apply_revocation, ([pk] for pk in item_ids))
+    outbox.enqueue_many(APPLY_REVOCATION, ([pk] for pk in item_ids))
 
 
 @transaction.atomic
@@ -104,10 +102,8 @@ def _settle_cycle(cycle: Cycle, now: datetime) -> None:
     cycle.applied_at = now
     cycle.save(update_fields=["status", "applied_at"])
     if cycle.items.filter(apply_status=ApplyStatus.FAILED).exists():
-        from ..tasks import enqueue_failure_notice  # tasks import services
-
         # Once per apply round: the notice's deliveries are keyed by it.
-        enqueue_failure_notice(cycle.pk, cycle.apply_round)
+        outbox.enqueue(SEND_FAILURE_NOTICE, cycle.pk, cycle.apply_round)
 
 
 def claim_item(item_id: int) -> bool:
@@ -282,9 +278,7 @@ def _record_apply_result(
                 else "reviews.removal.applied"
             ),
         )
-        Assignment.objects.filter(pk=item.assignment_id, removed_at__isnull=True).update(
-            removed_at=now
-        )
+        mirror.mark_removed([item.assignment_id], when=now)
     elif error.status == 403:
         item.apply_status = ApplyStatus.MANUAL
         item.apply_error_code = error.code[:128]

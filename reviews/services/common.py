@@ -9,6 +9,14 @@ from ..models import (
     Campaign,
 )
 
+# Work the services ask for, by task name through the outbox: reviews.tasks imports the
+# services and registers its tasks under these names, never the reverse.
+APPLY_REVOCATION = "reviews.tasks.apply_revocation"
+SEND_INVITATIONS = "reviews.tasks.send_invitations"
+SEND_REMINDERS = "reviews.tasks.send_reminders"
+SEND_COMPLETION_NOTICE = "reviews.tasks.send_completion_notice"
+SEND_FAILURE_NOTICE = "reviews.tasks.send_failure_notice"
+
 JUSTIFICATION_MAX = 2000
 # Settings a cycle keeps from the moment it starts (edits apply to later cycles).
 CYCLE_SETTINGS = (

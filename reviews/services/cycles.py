@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from identities.models import Assignment, ServicePrincipal
 from identities.people import user_owners, users_for_entra
+from outbox import services as outbox
 
-from .. import audit, schedule
+from .. import audit, emails, schedule
 from ..models import (
     ApplyStatus,
     Campaign,
@@ -26,7 +27,15 @@ from ..models import (
 from ..recommend import recommend
 from .apply import request_apply
 from .campaigns import _next_start
-from .common import CYCLE_SETTINGS, ReviewError, _json, _tenant_id
+from .common import (
+    CYCLE_SETTINGS,
+    SEND_COMPLETION_NOTICE,
+    SEND_INVITATIONS,
+    SEND_REMINDERS,
+    ReviewError,
+    _json,
+    _tenant_id,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -148,9 +157,7 @@ def start_cycle(
             "scheduled_at": _json(scheduled_at),
         },
     )
-    from ..tasks import enqueue_invitations  # tasks import services; keep the cycle one-way
-
-    enqueue_invitations(cycle.pk)
+    outbox.enqueue(SEND_INVITATIONS, cycle.pk)
     if len(items) >= ANALYZE_AFTER_ITEMS:
         transaction.on_commit(refresh_item_statistics)
     return cycle
@@ -250,9 +257,7 @@ def close_cycle(
     )
     if cycle.setting("auto_apply") and counts["revoke"]:
         request_apply(cycle.pk, actor=None, now=now)
-    from ..tasks import enqueue_completion_notice
-
-    enqueue_completion_notice(cycle.pk)
+    outbox.enqueue(SEND_COMPLETION_NOTICE, cycle.pk)
     return cycle
 
 
@@ -262,6 +267,20 @@ def stop_cycle(cycle_id: int, *, actor: User, now: datetime | None = None) -> Cy
     if cycle.status != Cycle.Status.ACTIVE:
         raise ReviewError("This review is not running.")
     return close_cycle(cycle_id, actor=actor, stopped=True, now=now)
+
+
+@transaction.atomic
+def request_reminders(cycle_id: int, *, actor: User) -> int:
+    """Admin: queue a reminder round now for every reviewer with pending items; how many they
+    are (0: nothing queued). A worker sends it, so a slow mail server never holds the page."""
+    cycle = Cycle.objects.select_for_update().select_related("campaign").get(pk=cycle_id)
+    if not cycle.is_open:
+        raise ReviewError("This review is not running: there is nobody to remind.")
+    reviewers = len(emails.reviewers_to_remind(cycle))
+    if reviewers:
+        round_ = emails.next_admin_round(cycle)
+        outbox.enqueue(SEND_REMINDERS, cycle.pk, round_, actor.pk if actor else None)
+    return reviewers
 
 
 def close_due_cycles(now: datetime | None = None) -> list[int]:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from identities.permissions import is_admin
 from outbox import services as outbox
 
-from .. import emails, services
+from .. import services
 from ..export import results_csv_response
 from ..models import (
     ApplyStatus,
@@ -168,15 +168,15 @@ def cycle_reset(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def cycle_remind(request: HttpRequest, pk: int) -> HttpResponse:
-    cycle = _cycle_for_admin(request, pk)
-    if not cycle.is_open:
-        messages.error(request, "This review is not running: there is nobody to remind.")
-    else:
-        sent = emails.send_reminders(cycle, actor=request.user)
-        messages.success(
-            request, f"{sent} reminder{pluralize(sent)} sent to reviewers with pending items."
-        )
-    return redirect("reviews:cycle_detail", pk=cycle.pk)
+    return _cycle_action(
+        request,
+        pk,
+        services.request_reminders,
+        done=lambda count: (
+            f"Reminders are being sent to {count} reviewer{pluralize(count)} with pending items."
+        ),
+        nothing="No reviewer has pending items: there is nobody to remind.",
+    )
 
 
 @login_required

@@ -165,6 +165,6 @@ def no_broker(monkeypatch):
 
     sent: list[int] = []
     monkeypatch.setattr(services.apply, "_enqueue_apply", lambda ids: sent.extend(ids))
-    monkeypatch.setattr(tasks, "enqueue_invitations", lambda cycle_id: None)
-    monkeypatch.setattr(tasks, "enqueue_completion_notice", lambda cycle_id: None)
+    monkeypatch.setattr(tasks.send_invitations, "delay", lambda cycle_id: None)
+    monkeypatch.setattr(tasks.send_completion_notice, "delay", lambda cycle_id: None)
     return sent

@@ -504,3 +504,34 @@ def test_queued_removals_whose_task_was_lost_are_sent_again(graph_settings, sim,
     assert services.resend_queued(timezone.now()) == []
     assert sorted(services.resend_queued(stale)) == [i.pk for i in items]
     assert sorted(no_broker) == [i.pk for i in items]
+
+
+def test_a_deferred_removal_is_retried_by_celery_with_waits_under_the_backoff(
+    graph_settings, sim, fresh_task_client, settings
+):
+    from celery.signals import task_retry
+
+    from reviews.tasks import apply_revocation
+
+    graph_settings.GRAPH_MAX_ATTEMPTS = 1
+    settings.APPLY_MAX_ATTEMPTS = 5
+    rita = reviewer()
+    _, items = revoke_everything(rita)
+    item = split_by_mechanism(items)["pim_active"][0]
+    sim.faults.unavailable(times=3, status=503, path_contains="ScheduleRequests")
+    waits: list[float] = []
+
+    def record(sender, reason, **_):
+        waits.append(reason.when)
+
+    task_retry.connect(record, weak=False)
+    try:
+        outcome = apply_revocation.apply(args=(item.pk,))  # eager: each retry runs at once
+    finally:
+        task_retry.disconnect(record)
+
+    assert outcome.successful(), outcome.traceback
+    item.refresh_from_db()
+    assert (item.apply_status, item.apply_attempts) == (ApplyStatus.APPLIED, 4)
+    assert len(waits) == 3
+    assert all(0 <= wait <= 10 * 2**n for n, wait in enumerate(waits)), waits

@@ -14,8 +14,10 @@ from django.db import connection
 from identities.graph.errors import GraphError
 from reviews import emails, services
 from reviews.models import AuditEvent, Cycle, EmailDelivery
+from reviews.services.common import SEND_REMINDERS
 
 from .conftest import HOSTILE_APP, HOSTILE_PERSON, NOW
+from .queued import run_queued
 
 SITE = "https://spreview.contoso.example"
 ENDS = "16 March 2026, 09:00 UTC"  # NOW + 14 days
@@ -205,12 +207,33 @@ def test_send_reminders_now_is_a_round_of_its_own(cycle, rita, admin):
     decide_all(cycle, rita)
     emails.send_due_reminders(FIRST_REMINDER)
 
-    assert emails.send_reminders(cycle, actor=admin) == 1
-    assert emails.send_reminders(cycle, actor=admin) == 1
+    assert services.request_reminders(cycle.pk, actor=admin) == 1
+    assert len(mail.outbox) == 1  # the scheduled round: the request queued its own, sent none
+    assert run_queued(SEND_REMINDERS) == 1
+    assert services.request_reminders(cycle.pk, actor=admin) == 1
+    assert run_queued(SEND_REMINDERS) == 1
 
     assert [m.to for m in mail.outbox] == [["rob@contoso.example"]] * 3
     events = AuditEvent.objects.filter(action="reviews.email.reminders").order_by("pk")
     assert [(e.actor, e.new["round"]) for e in events] == [(None, 1), (admin, 1000), (admin, 1001)]
+
+
+def test_two_clicks_before_the_worker_sends_one_reminder_each(cycle, admin):
+    assert services.request_reminders(cycle.pk, actor=admin) == 2
+    assert services.request_reminders(cycle.pk, actor=admin) == 2
+
+    assert run_queued(SEND_REMINDERS) == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["rita@contoso.example", "rob@contoso.example"]
+
+
+def test_a_reminder_queued_for_a_cycle_that_ends_before_the_worker_sends_nothing(cycle, admin):
+    services.request_reminders(cycle.pk, actor=admin)
+    services.stop_cycle(cycle.pk, actor=admin)
+    before = len(mail.outbox)
+
+    assert run_queued(SEND_REMINDERS) == 1
+    assert len(mail.outbox) == before
+    assert not EmailDelivery.objects.filter(kind=EmailDelivery.Kind.REMINDER).exists()
 
 
 def test_no_reminders_once_every_item_is_decided(cycle, rita, rob):

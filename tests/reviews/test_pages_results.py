@@ -15,6 +15,7 @@ from identities.models import EntraAccount
 from reviews import emails, services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
 from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, EmailDelivery, ReviewItem
+from reviews.services.common import SEND_REMINDERS
 
 from .page_factories import (
     HOSTILE,
@@ -32,6 +33,7 @@ from .page_factories import (
     snapshot,
     start_cycle,
 )
+from .queued import run_queued
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def test_cycle_detail_says_who_was_invited_and_reminded(world, settings):
     assert emails_cells() == ['<span class="badge badge-warning">not invited yet</span>'] * 2
 
     emails.send_invitations(world.cycle.pk)
-    emails.send_reminders(world.cycle, actor=world.admin)
+    emails.send_reminder_round(world.cycle.pk, emails.ADMIN_ROUNDS_FROM, actor_id=world.admin.pk)
     cells = emails_cells()
     assert len(cells) == 2 and all(c.startswith("invited <time") for c in cells)
     assert all("reminded <time" in c for c in cells)
@@ -137,10 +139,21 @@ def test_reset_after_the_end_is_refused(world, admin):
 def test_admin_sends_reminders_to_reviewers_with_pending_items(world, admin, mailoutbox):
     services.accept_recommendations(world.cycle.pk, actor=world.reviewer_a)
     response = admin.post(cycle_url(world, "cycle_remind"), follow=True)
-    assert "1 reminder sent to reviewers with pending items." in messages_of(response)
+    assert "Reminders are being sent to 1 reviewer with pending items." in messages_of(response)
+    assert mailoutbox == []  # a worker sends them, not the request
+    assert run_queued(SEND_REMINDERS) == 1
     assert [m.to for m in mailoutbox] == [["ben-reviewer@contoso.example"]]
     event = AuditEvent.objects.get(action="reviews.email.reminders")
     assert event.actor == world.admin
+
+
+def test_reminders_when_nobody_has_pending_items_queue_nothing(world, admin, mailoutbox):
+    services.accept_recommendations(world.cycle.pk, actor=world.reviewer_a)
+    services.accept_recommendations(world.cycle.pk, actor=world.reviewer_b)
+    response = admin.post(cycle_url(world, "cycle_remind"), follow=True)
+    assert "No reviewer has pending items: there is nobody to remind." in messages_of(response)
+    assert run_queued(SEND_REMINDERS) == 0
+    assert mailoutbox == []
 
 
 def test_reminders_for_an_ended_cycle_are_refused(world, admin, mailoutbox):
