@@ -9,5 +9,5 @@ assignments_removed = Signal()
 assignments_reappeared = Signal()
 
 # Sent inside the sign-in's transaction when a person's app roles changed what they may do:
-# user (the Django user), changes (["granted Admin", "revoked Auditor", …]).
+# user (the Django user), changes (["+Admin", "-Auditor"]: each app role gained or lost).
 roles_changed = Signal()

@@ -129,12 +129,6 @@ def end_session_url(config: GraphSettings | None = None) -> str:
     return f"{config.authority_host}/{config.tenant_id}/oauth2/v2.0/logout?{query}"
 
 
-def authority_origin() -> str:
-    """scheme://host[:port] of AZURE_AUTHORITY_HOST, for the Content-Security-Policy."""
-    parts = urlsplit(settings.AZURE_AUTHORITY_HOST.strip())
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-
-
 def _unavailable(detail: str) -> SignInError:
     return SignInError(
         "Sign-in with Microsoft is not available",

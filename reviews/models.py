@@ -299,21 +299,6 @@ class ReviewItem(models.Model):
             return self.decided_at
         return self.cycle.closed_at
 
-    def default_outcome(self, default: str) -> str:
-        """What an undecided item becomes under the cycle's default."""
-        if default == Campaign.Default.REVOKE:
-            return Outcome.REVOKE
-        if default == Campaign.Default.RECOMMENDATION:
-            return Outcome.REVOKE if self.recommendation == Recommendation.REVOKE else Outcome.KEEP
-        return Outcome.KEEP
-
-    def effective_outcome(self, default: str) -> str:
-        if self.decision == Decision.APPROVE:
-            return Outcome.KEEP
-        if self.decision == Decision.REVOKE:
-            return Outcome.REVOKE
-        return self.default_outcome(default)
-
 
 class ItemReviewer(models.Model):
     """Who may decide an item: the principal's user owners, or the campaign's reviewers."""

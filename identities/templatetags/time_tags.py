@@ -1,4 +1,4 @@
-"""`when`, `when_exact` and `relative`: dates as `<time>` elements with a relative hint.
+"""`when` and `when_exact`: dates as `<time>` elements, with or without a relative hint.
 
 The markup is built by `identities.dates`, which the tables use too.
 """
@@ -10,7 +10,7 @@ from datetime import datetime
 from django import template
 from django.utils.safestring import SafeString
 
-from identities.dates import relative_hint, time_html
+from identities.dates import time_html
 
 register = template.Library()
 
@@ -26,8 +26,3 @@ def when_exact(value: datetime | None, style: str = "datetime") -> SafeString | 
     """The `<time>` alone, for dense tables where a hint would be noise."""
     return time_html(value, style, hint=False)
 
-
-@register.filter
-def relative(value: datetime | None) -> str:
-    """The hint alone: "in 3 days"."""
-    return relative_hint(value) if isinstance(value, datetime) else ""
