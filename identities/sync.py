@@ -122,15 +122,17 @@ def configured_tenant_id() -> str:
     return tenant_id
 
 
-def reap_stale_runs(tenant: Tenant | None = None) -> int:
+def reap_stale_runs(tenant: Tenant | None = None, *, now: datetime | None = None) -> int:
     """Fail runs whose worker stopped reporting: their lock must not block the next sync.
 
     A run whose row is locked is in the middle of a write (its fence holds the row), so it is
     passed over now and reaped by a later call once the write committed; its next write then
     sees the loss. Skipping instead of waiting keeps "Sync now" and the beat task from hanging
-    behind a frozen worker's open transaction.
+    behind a frozen worker's open transaction. `now` is the clock (tests pass a later one
+    instead of sleeping through the stale window).
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
     with transaction.atomic():
         stale = SyncRun.objects.select_for_update(skip_locked=True).filter(
             status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff
@@ -139,7 +141,7 @@ def reap_stale_runs(tenant: Tenant | None = None) -> int:
             stale = stale.filter(tenant=tenant)
         return SyncRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).update(
             status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
+            finished_at=now,
             error_code="WorkerLost",
             error_message=(
                 "The worker running this sync stopped reporting progress; nothing was swept. "

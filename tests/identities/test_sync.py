@@ -168,6 +168,21 @@ def test_a_dead_worker_leaves_a_failed_run_and_sweeps_nothing(graph_settings, si
     assert run_sync().assignments_removed == 1
 
 
+def test_it_reaps_a_run_once_its_heartbeat_is_older_than_the_stale_window_on_the_given_clock(
+    settings,
+):
+    window = timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    run = SyncRun.objects.create(tenant=Tenant.objects.create(tenant_id="t"), trigger="test")
+    beat = run.heartbeat_at
+
+    assert sync.reap_stale_runs(now=beat + window - timedelta(seconds=1)) == 0
+    assert sync.reap_stale_runs(now=beat + window + timedelta(seconds=1)) == 1
+
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == (SyncRun.Status.FAILED, "WorkerLost")
+    assert run.finished_at == beat + window + timedelta(seconds=1)
+
+
 def test_two_syncs_of_one_tenant_never_run_at_once(graph_settings, sim):
     tenant = Tenant.objects.create(tenant_id=sim.tenant.tenant_id)
     running = sync.start_run(tenant, trigger="test")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from identities import sync
 from identities.models import Assignment, SyncRun
@@ -73,9 +75,10 @@ def test_a_frozen_slow_sync_reaped_meanwhile_resumes_sweeps_nothing_and_is_marke
 
     freeze_between_writes(worker, slow)  # a paused VM, a stuck process: no heartbeat either
     try:
-        time.sleep(stale_after + 0.5)
+        later = timezone.now() + timedelta(seconds=stale_after + 0.5)
+        assert sync.reap_stale_runs(now=later) == 1, "the silent run is taken for dead"
         sim.faults.latency = 0
-        second = sync.sync_configured_tenant(trigger="test")  # reaps the silent run first
+        second = sync.sync_configured_tenant(trigger="test")
     finally:
         worker.send_signal(signal.SIGCONT)
 
