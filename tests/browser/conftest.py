@@ -16,7 +16,6 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -81,8 +80,3 @@ def site(live_server, graph_settings, settings, start_worker):
     settings.TENANT_DISPLAY_NAME = "Contoso (simulated)"  # as the demo names its tenant
     start_worker()
     return live_server.url
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

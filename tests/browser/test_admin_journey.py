@@ -12,7 +12,7 @@ from identities.models import SyncRun
 from reviews.models import Campaign, Cycle
 from tests.integration.polling import wait_for
 
-from .conftest import screenshot
+from .screenshots import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

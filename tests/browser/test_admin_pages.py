@@ -22,7 +22,7 @@ from identities.people import users_for_entra
 from reviews import services
 from reviews.models import Campaign
 
-from .conftest import screenshot
+from .screenshots import screenshot
 from .test_admin_journey import person, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

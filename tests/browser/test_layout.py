@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from reviews.models import Cycle, ItemReviewer, ReviewItem
 
-from .conftest import screenshot
+from .screenshots import screenshot
 from .test_admin_journey import person, sign_in
 from .test_admin_pages import running_cycle  # noqa: F401  (fixture)
 

@@ -19,7 +19,7 @@ from reviews import services
 from reviews.models import Campaign, ReviewItem
 from tests.integration.polling import wait_for
 
-from .conftest import screenshot
+from .screenshots import screenshot
 from .test_admin_journey import person, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
