@@ -254,7 +254,6 @@ GRAPH_URL = env.str("GRAPH_URL", default="https://graph.microsoft.com")
 GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=30.0)
 GRAPH_MAX_ATTEMPTS = env.int("GRAPH_MAX_ATTEMPTS", default=6)
 GRAPH_MAX_BACKOFF_SECONDS = env.float("GRAPH_MAX_BACKOFF_SECONDS", default=60.0)
-GRAPH_PAGE_SIZE = env.int("GRAPH_PAGE_SIZE", default=999)
 
 # A principal with no sign-in for this many days counts as inactive in the inventory.
 INACTIVE_DAYS = env.int("INACTIVE_DAYS", default=90)
