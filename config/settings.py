@@ -4,6 +4,7 @@ The defaults run the embedded demo (SQLite in var/, a filesystem Celery broker, 
 Production sets DEBUG=false and must then provide a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -80,6 +81,10 @@ INSTALLED_APPS = [
     "reviews",
     "outbox",
 ]
+# The demo app (`manage.py demo`, `simulator`) is development only: present in a checkout, never
+# installed by `pip install .` or the image, so production starts without it.
+if importlib.util.find_spec("demo") is not None:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

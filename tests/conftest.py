@@ -15,7 +15,7 @@ def _fast_password_hasher(settings):
 @pytest.fixture
 def sim_tenant(request):
     """A small generated tenant; parametrize indirectly with (size, seed) for others."""
-    from identities.simulator import generate_tenant
+    from entrasim import generate_tenant
 
     size, seed = getattr(request, "param", (40, 3))
     return generate_tenant(privileged_assignments=size, seed=seed)
@@ -23,7 +23,7 @@ def sim_tenant(request):
 
 @pytest.fixture
 def sim(tmp_path, sim_tenant):
-    from identities.simulator import Simulator
+    from entrasim import Simulator
 
     simulator = Simulator(sim_tenant, state_dir=tmp_path / "sim", page_size=10)
     simulator.start()

@@ -53,7 +53,7 @@ class Everything(logging.Handler):
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("identities.simulator"):
+        if record.name.startswith("entrasim"):
             return  # the simulator is the tenant, not spreview
         self.lines.append(self.format(record))
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from identities.simulator.tenant import iso
+from entrasim.tenant import iso
 from reviews import services
 from reviews.models import NEEDS_ATTENTION, ApplyStatus, AuditEvent, Campaign, ReviewItem
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from identities.simulator import Simulator, generate_tenant
+from entrasim import Simulator, generate_tenant
 
 from .simgraph import NOW, Graph
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from identities.simulator import Simulator
+from entrasim import Simulator
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from collections import defaultdict
 
 import pytest
 
-from identities.simulator import generate_tenant
-from identities.simulator.generate import HOSTILE_NAMES
-from identities.simulator.roles import GLOBAL_ADMINISTRATOR
+from entrasim import generate_tenant
+from entrasim.generate import HOSTILE_NAMES
+from entrasim.roles import GLOBAL_ADMINISTRATOR
 
 from .simgraph import NOW
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from identities.simulator.roles import GLOBAL_ADMINISTRATOR
+from entrasim.roles import GLOBAL_ADMINISTRATOR
 
 ASSIGNMENTS = "/v1.0/roleManagement/directory/roleAssignments"
 SCHEDULES = "/v1.0/roleManagement/directory/roleAssignmentSchedules"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from identities.simulator.tenant import iso
+from entrasim.tenant import iso
 
 from .simgraph import Graph
 

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identities.simulator import Simulator, generate_tenant
+from entrasim import Simulator, generate_tenant
 
 from .simgraph import NOW, Graph
 

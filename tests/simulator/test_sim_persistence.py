@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from identities.simulator import SimTenant, Simulator, generate_tenant
+from entrasim import SimTenant, Simulator, generate_tenant
 
 from .simgraph import NOW, Graph
 

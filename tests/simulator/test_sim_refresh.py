@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from identities.simulator.tenant import APP_ROLE_ADMIN, APP_ROLE_AUDITOR
+from entrasim.tenant import APP_ROLE_ADMIN, APP_ROLE_AUDITOR
 
 from .test_sim_signin import REDIRECT_URI, browse_and_pick, confidential_app, person
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 from jwt.algorithms import RSAAlgorithm
 
-from identities.simulator import SimTenant, Simulator, generate_tenant
-from identities.simulator.tenant import APP_ROLE_ADMIN, APP_ROLE_AUDITOR
+from entrasim import SimTenant, Simulator, generate_tenant
+from entrasim.tenant import APP_ROLE_ADMIN, APP_ROLE_AUDITOR
 
 from .simgraph import NOW, Graph
 from .test_sim_login import read_certificate_file

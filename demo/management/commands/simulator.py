@@ -39,7 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from identities.simulator import Simulator, generate_tenant
+        from entrasim import Simulator, generate_tenant
 
         state_dir = Path(options["state_dir"])
         if not state_dir.is_absolute():

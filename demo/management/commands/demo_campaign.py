@@ -19,9 +19,8 @@ from django.utils import timezone
 from identities.models import Tenant
 from identities.people import users_for_entra
 from identities.permissions import ADMIN_APP_ROLE, apply_app_roles
-
-from ... import services
-from ...models import Campaign, Cycle, Decision, Frequency, ItemReviewer, ReviewItem
+from reviews import services
+from reviews.models import Campaign, Cycle, Decision, Frequency, ItemReviewer, ReviewItem
 
 NAME = "Quarterly review of privileged service principals"
 DESCRIPTION = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from identities.management.commands.demo import demo_people_lines
+from demo.management.commands.demo import demo_people_lines
 
 
 def test_it_names_the_admin_the_auditor_and_owners_who_review(sim_tenant):

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from identities.simulator import Simulator, generate_tenant
+        from entrasim import Simulator, generate_tenant
 
         var = Path(settings.VAR_DIR)
         state_dir = var / "simulator"
@@ -201,14 +201,13 @@ class Command(BaseCommand):
         from django.core.management import call_command
         from django.db import connections
 
-        from identities.simulator.tenant import APP_ROLE_ADMIN
+        from entrasim.tenant import APP_ROLE_ADMIN
 
         admin = next(p for p in tenant.demo_people() if APP_ROLE_ADMIN in p.roles)
         out = io.StringIO()
         # The filesystem broker has no host name, and kombu says so at WARNING on each use.
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
         try:
-            # By name: identities does not import reviews.
             call_command(
                 "demo_campaign",
                 tenant_id=tenant.tenant_id,
