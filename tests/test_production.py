@@ -125,7 +125,15 @@ def production_env(scratch: Path) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # Production defaults only: nothing the test run's own environment may have relaxed.
-        if key not in {"SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECRET_KEY_FILE"}
+        # (The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright: check --deploy then
+        # reports async.E001.)
+        if key
+        not in {
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+            "SECRET_KEY_FILE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
