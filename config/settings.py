@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "identities",
+    "accounts",
     "reviews",
     "outbox",
 ]
@@ -100,7 +101,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Session lifetime, idle timeout, and app roles re-read from Entra ID (after messages).
-    "identities.session_guard.SessionGuardMiddleware",
+    "accounts.session_guard.SessionGuardMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -151,7 +152,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "signed_out"
-# People sign in through Entra ID (identities.signin, which logs them in with ModelBackend);
+# People sign in through Entra ID (accounts.signin, which logs them in with ModelBackend);
 # passwords exist only for the local break-glass admin, and axes rate-limits those attempts.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -303,7 +304,7 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # A session ends SESSION_MAX_AGE seconds after sign-in and SESSION_IDLE_TIMEOUT seconds after its
 # last request; an Entra session's app roles are re-read from Entra ID every ROLE_RECHECK_SECONDS
-# (identities/session_guard.py).
+# (accounts/session_guard.py).
 SESSION_MAX_AGE = env.int("SESSION_MAX_AGE", default=8 * 3600)
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=3600)
 ROLE_RECHECK_SECONDS = env.int("ROLE_RECHECK_SECONDS", default=300)
@@ -362,7 +363,7 @@ AXES_FAILURE_LIMIT = PASSWORD_FAILURES_ALLOWED + 1
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("PASSWORD_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "identities.auth_views.locked_out"
+AXES_LOCKOUT_CALLABLE = "accounts.auth_views.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 # Behind proxies, TRUSTED_PROXY_COUNT says how many: then (and only then) the client address is
 # read from X-Forwarded-For, which a client could otherwise forge to escape the lockout.

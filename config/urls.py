@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import auth_views
 from config import views as config_views
-from identities import auth_views
 from reviews import views as review_views
 
 # A database failure outside any view (a session saved after the page) is a 503 too.

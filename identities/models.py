@@ -274,24 +274,3 @@ class SyncRun(models.Model):
     def sweep_held_percent(self) -> int:
         """The held share of the mirror in whole percent (for the sync page)."""
         return round(100 * self.sweep_held / self.sweep_base) if self.sweep_base else 0
-
-
-class EntraAccount(models.Model):
-    """Links a Django user to an Entra user by object id (`oid`), never by name or email."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entra"
-    )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="accounts")
-    object_id = models.CharField(max_length=64)
-    user_principal_name = models.CharField(max_length=256, blank=True)
-    mail = models.CharField(max_length=256, blank=True)
-    display_name = models.CharField(max_length=256, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "object_id"], name="account_unique_oid")
-        ]
-
-    def __str__(self) -> str:
-        return self.display_name or self.user_principal_name or self.object_id

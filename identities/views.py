@@ -1,7 +1,7 @@
 """Pages of the tenant mirror: inventory, one service principal, sync status.
 
 Views only read rows and ask `identities.services` for changes; they never call Graph. Access
-rules live in `identities.permissions` so that Entra app roles can replace them later.
+rules live in `accounts.permissions` so that Entra app roles can replace them later.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 from django_tables2 import Table
 
+from accounts.permissions import is_admin, require_admin, require_reader
 from outbox import services as outbox
 
 from .credentials import EXPIRY_WARNING_DAYS
@@ -28,7 +29,6 @@ from .export import inventory_csv_response, inventory_export_url
 from .filters import InventoryFilter, inventory_queryset
 from .graph.values import graph_datetime
 from .models import Assignment, ServicePrincipal, SyncRun, Tenant
-from .permissions import is_admin, require_admin, require_reader
 from .services import configured_tenant, request_sync, running_sync
 from .sync import reap_stale_runs
 from .tables import InventoryTable, SyncRunTable

@@ -6,7 +6,8 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Access reviews"
 
     def ready(self) -> None:
-        from identities.signals import assignments_reappeared, assignments_removed, roles_changed
+        from accounts.signals import roles_changed
+        from identities.signals import assignments_reappeared, assignments_removed
 
         from . import audit
         from .services import record_regrants, record_sync_removals

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from identities.people import person_label
+from accounts.people import person_label
 
 from .audit_chain import event_hash, values_of
 from .models import AuditEvent, AuditHead

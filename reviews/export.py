@@ -15,8 +15,8 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from accounts.people import person_label
 from identities.export import csv_cell
-from identities.people import person_label
 from identities.streaming import with_export_timeout
 
 from .audit_chain import current_head, head_line

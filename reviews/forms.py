@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.people import person_label
 from identities.bidi import isolate_text
 from identities.models import RoleDefinition, ServicePrincipal, Tenant
-from identities.people import person_label
 
 from . import schedule
 from .models import Campaign, Decision, Frequency

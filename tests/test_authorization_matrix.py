@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from identities.models import EntraAccount, SyncRun
+from accounts.models import EntraAccount
+from identities.models import SyncRun
 from reviews.models import AuditEvent, Campaign, Cycle, ReviewItem
 from tests.reviews.page_factories import World, login, make_world
 from tests.test_security import inline_code

@@ -14,8 +14,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import EntraAccount
 from identities.bidi import FSI, PDI, balanced, isolate, isolate_text, needs_isolation
-from identities.models import EntraAccount, RoleDefinition, ServicePrincipal, Tenant
+from identities.models import RoleDefinition, ServicePrincipal, Tenant
 from reviews import emails
 from reviews.models import ReviewItem
 from tests.reviews.page_factories import login, make_world

@@ -33,10 +33,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import EntraAccount
 from config.celery import app as celery_app
-from identities.models import EntraAccount, ServicePrincipal, SyncRun
+from identities.models import ServicePrincipal, SyncRun
 from reviews.models import AuditEvent, Campaign, Cycle, ItemReviewer, ReviewItem
-from tests.identities.test_signin import person_with, pick_user_at_authority
+from tests.accounts.test_signin import person_with, pick_user_at_authority
 from tests.reviews.apply_helpers import fresh_task_client  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db

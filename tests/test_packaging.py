@@ -15,7 +15,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("config", "identities", "reviews", "outbox")
+PRODUCT = ("config", "accounts", "identities", "reviews", "outbox")
 NOT_PRODUCT = ("entrasim", "demo")
 
 
@@ -84,7 +84,7 @@ def test_it_imports_the_simulator_without_loading_django():
     script = (
         "import sys, entrasim, entrasim.server, entrasim.generate;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'django', 'config', "
-        "'identities', 'reviews', 'outbox', 'demo'}))"
+        "'accounts', 'identities', 'reviews', 'outbox', 'demo'}))"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(

@@ -40,6 +40,7 @@ IMAGE_TOP_LEVEL = {
     "manage.py",
     "bin",
     "config",
+    "accounts",
     "identities",
     "reviews",
     "outbox",

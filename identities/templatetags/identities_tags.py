@@ -7,7 +7,7 @@ from datetime import timedelta
 from django import template
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from identities import permissions
+from accounts import permissions
 from identities.tables import duration_text
 
 register = template.Library()

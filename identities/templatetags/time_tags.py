@@ -25,4 +25,3 @@ def when(value: datetime | None, style: str = "datetime") -> SafeString | str:
 def when_exact(value: datetime | None, style: str = "datetime") -> SafeString | str:
     """The `<time>` alone, for dense tables where a hint would be noise."""
     return time_html(value, style, hint=False)
-

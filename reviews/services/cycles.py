@@ -9,8 +9,8 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Q, Value, When
 from django.utils import timezone
 
+from accounts.people import user_owners, users_for_entra
 from identities.models import Assignment, ServicePrincipal
-from identities.people import user_owners, users_for_entra
 from outbox import services as outbox
 
 from .. import audit, emails, schedule

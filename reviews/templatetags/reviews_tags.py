@@ -7,8 +7,8 @@ from typing import Any
 from django import template
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from identities import permissions
-from identities.people import person_label
+from accounts import permissions
+from accounts.people import person_label
 
 register = template.Library()
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from identities.permissions import require_reader
+from accounts.permissions import require_reader
 
 from ..export import audit_csv_response
 from ..filters import AuditFilter, audit_queryset

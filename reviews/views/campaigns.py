@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from identities.permissions import is_admin, require_admin, require_reader
+from accounts.permissions import is_admin, require_admin, require_reader
 from identities.services import configured_tenant
 from outbox import services as outbox
 

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
-from identities.permissions import require_admin, require_reader
+from accounts.permissions import require_admin, require_reader
 
 from .. import services
 from ..models import (

@@ -16,7 +16,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from identities.permissions import is_admin
+from accounts.permissions import is_admin
 from outbox import services as outbox
 
 from .. import services

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from accounts.permissions import can_read_all, is_admin, require_reader
 from identities.credentials import EXPIRY_WARNING_DAYS
-from identities.permissions import can_read_all, is_admin, require_reader
 from identities.services import configured_tenant
 
 from ..models import (

@@ -16,9 +16,9 @@ from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts.people import users_for_entra
 from identities import sync
 from identities.models import Tenant
-from identities.people import users_for_entra
 from reviews import services
 from reviews.models import Campaign
 

@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.people import users_for_entra
 from identities import sync
 from identities.models import ServicePrincipal, Tenant
-from identities.people import users_for_entra
 from reviews import services
 from reviews.models import Campaign, ReviewItem
 from tests.integration.polling import wait_for

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from identities.permissions import can_read_all, is_admin
+from accounts.permissions import can_read_all, is_admin
 
 pytestmark = pytest.mark.django_db
 

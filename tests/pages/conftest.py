@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from identities.permissions import AUDITOR_GROUP
+from accounts.permissions import AUDITOR_GROUP
 
 from .factories import make_role, make_tenant
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from identities.models import Assignment, EntraAccount, RoleDefinition, ServicePrincipal, Tenant
+from accounts.models import EntraAccount
+from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
 from reviews import services
 from reviews.models import Campaign, Cycle
 

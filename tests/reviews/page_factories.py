@@ -16,8 +16,9 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from identities.models import EntraAccount, RoleDefinition, ServicePrincipal, Tenant
-from identities.permissions import AUDITOR_GROUP
+from accounts.models import EntraAccount
+from accounts.permissions import AUDITOR_GROUP
+from identities.models import RoleDefinition, ServicePrincipal, Tenant
 from reviews import services
 from reviews.models import AuditEvent, Campaign, Cycle, Decision, ReviewItem
 from tests.pages.factories import make_assignment, make_role, unique_id

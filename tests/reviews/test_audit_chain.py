@@ -23,7 +23,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
-from identities.permissions import AUDITOR_GROUP
+from accounts.permissions import AUDITOR_GROUP
 from reviews import audit, services
 from reviews.audit_chain import HASHED_FIELDS, event_hash, head_line, values_of, verify_chains
 from reviews.models import AuditEvent, AuditHead, Campaign, Decision
@@ -482,7 +482,7 @@ def test_the_migration_chains_an_old_databases_events_so_that_it_verifies(scratc
 
 
 def test_app_roles_changed_at_entra_sign_in_are_audited_with_old_and_new(db):
-    from identities.signals import roles_changed
+    from accounts.signals import roles_changed
 
     person = get_user_model().objects.create_user("oid-pat", "pat@contoso.example")
     roles_changed.send(sender=None, user=person, changes=["+Admin", "-Auditor"])

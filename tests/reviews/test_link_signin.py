@@ -11,11 +11,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from accounts.people import users_for_entra
 from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
-from identities.people import users_for_entra
 from reviews import links, services
 from reviews.models import Campaign
-from tests.identities.test_signin import local, pick_user_at_authority
+from tests.accounts.test_signin import local, pick_user_at_authority
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core import mail, signing
 from django.urls import reverse
 from django.utils import timezone
 
-from identities.models import EntraAccount
+from accounts.models import EntraAccount
 from reviews import emails, links, services
 from reviews.models import Cycle
 

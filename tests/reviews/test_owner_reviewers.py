@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.models import EntraAccount
 from identities import sync
-from identities.models import EntraAccount, ServicePrincipal, Tenant
+from identities.models import ServicePrincipal, Tenant
 from reviews import services
 from reviews.models import Campaign, ItemReviewer
 

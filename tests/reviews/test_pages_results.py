@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from identities.models import EntraAccount
+from accounts.models import EntraAccount
 from reviews import emails, services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
 from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, EmailDelivery, ReviewItem

@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from identities.models import EntraAccount
+from accounts.models import EntraAccount
 from reviews import services
 from reviews.models import (
     ApplyStatus,

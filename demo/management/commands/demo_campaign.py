@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts.people import users_for_entra
+from accounts.permissions import ADMIN_APP_ROLE, apply_app_roles
 from identities.models import Tenant
-from identities.people import users_for_entra
-from identities.permissions import ADMIN_APP_ROLE, apply_app_roles
 from reviews import services
 from reviews.models import Campaign, Cycle, Decision, Frequency, ItemReviewer, ReviewItem
 

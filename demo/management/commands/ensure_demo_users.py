@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from identities.permissions import AUDITOR_GROUP
+from accounts.permissions import AUDITOR_GROUP
 
 from .demo import DEMO_USERS
 

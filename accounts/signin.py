@@ -28,10 +28,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
-from .graph.auth import MICROSOFT_AUTHORITY_HOSTS, GraphSettings, client_credential
-from .graph.errors import GraphAuthError, GraphConfigError
-from .graph.values import object_id, text
-from .models import EntraAccount, Tenant
+from identities.graph.auth import MICROSOFT_AUTHORITY_HOSTS, GraphSettings, client_credential
+from identities.graph.errors import GraphAuthError, GraphConfigError
+from identities.graph.values import object_id, text
+from identities.models import Tenant
+
+from .models import EntraAccount
 from .people import users_for_entra
 from .permissions import apply_app_roles
 from .signals import roles_changed

@@ -67,6 +67,7 @@ _ENTRA_KEYS = (
 OUTAGE_GRACE_SECONDS = 600
 OUTAGE_RETRY_SECONDS = 30
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Kept from when this module lived in identities: a new salt would end every live Entra session.
 _KEY_SALT = "identities.session_guard.refresh_token"
 
 
@@ -128,7 +129,7 @@ def keep_entra_sign_in(request: HttpRequest, refresh_token: str) -> None:
 
 def connect_signals() -> None:
     """Every sign-in (Entra, password, or a test's force_login) starts the session's clocks."""
-    user_logged_in.connect(_on_sign_in, dispatch_uid="identities.session_guard")
+    user_logged_in.connect(_on_sign_in, dispatch_uid="accounts.session_guard")
 
 
 def _on_sign_in(sender: Any, request: HttpRequest | None = None, **_: Any) -> None:
@@ -183,7 +184,11 @@ def _recheck_roles(request: HttpRequest, now: float) -> HttpResponse | None:
 def _reconfirm(request: HttpRequest) -> None:
     """Renew the sign-in and apply the roles it names; request.user becomes the updated user."""
     user = request.user
-    account = EntraAccount.objects.filter(user_id=user.pk).only("object_id").first()
+    account = (
+        EntraAccount.objects.filter(user_id=user.pk).only("object_id").first()
+        if user.pk is not None
+        else None
+    )
     token = _decrypt(request.session.get(REFRESH_TOKEN_KEY))
     if account is None or not token:
         raise signin.SignInError(

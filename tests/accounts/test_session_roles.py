@@ -14,11 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 
-from identities import session_guard
+from accounts import session_guard
+from accounts.permissions import is_admin, is_auditor
 from identities.models import Tenant
-from identities.permissions import is_admin, is_auditor
 from reviews.models import AuditEvent, Campaign
-from tests.identities.test_signin import person_with, sign_in, signed_in_user
+from tests.accounts.test_signin import person_with, sign_in, signed_in_user
 from tests.reviews.page_factories import make_campaign
 
 

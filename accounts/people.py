@@ -13,8 +13,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .graph.values import object_id, text
-from .models import EntraAccount, Tenant
+from identities.graph.values import object_id, text
+from identities.models import Tenant
+
+from .models import EntraAccount
 
 
 def user_owners(owners: Any) -> list[dict[str, str]]:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    AbstractUser,
+    AnonymousUser,
+    Group,
+    PermissionsMixin,
+)
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
@@ -25,12 +31,12 @@ def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not (user.is_authenticated and user.is_active):
+    if not (user.is_authenticated and user.is_active) or not isinstance(user, PermissionsMixin):
         return False
-    cached = getattr(user, "_spreview_is_auditor", None)
+    cached: bool | None = getattr(user, "_spreview_is_auditor", None)
     if cached is None:
         cached = user.groups.filter(name=AUDITOR_GROUP).exists()
-        user._spreview_is_auditor = cached
+        user._spreview_is_auditor = cached  # type: ignore[attr-defined]  # kept for the request
     return cached
 
 
@@ -51,7 +57,7 @@ def require_reader(request: HttpRequest) -> None:
         raise PermissionDenied("Only admins and auditors may see this.")
 
 
-def apply_app_roles(user: AbstractBaseUser, roles: Iterable[str]) -> list[str]:
+def apply_app_roles(user: AbstractUser, roles: Iterable[str]) -> list[str]:
     """Make the user's permissions exactly what their Entra app roles say.
 
     Called at every Entra sign-in, so a role removed in Entra ID is removed here too. Returns

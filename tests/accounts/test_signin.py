@@ -15,11 +15,12 @@ from django.contrib.auth.models import Group
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from identities import signin
-from identities.auth_views import safe_next
-from identities.models import EntraAccount, Tenant
-from identities.people import users_for_entra
-from identities.permissions import AUDITOR_GROUP, is_admin, is_auditor
+from accounts import signin
+from accounts.auth_views import safe_next
+from accounts.models import EntraAccount
+from accounts.people import users_for_entra
+from accounts.permissions import AUDITOR_GROUP, is_admin, is_auditor
+from identities.models import Tenant
 
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_ID = "22222222-2222-2222-2222-222222222222"

@@ -1,11 +1,12 @@
 """Sign-in and sign-out pages: Entra ID first, a password for the local break-glass account.
 
-The work is in `identities.signin`; these views only move the browser and render the pages.
+The work is in `accounts.signin`; these views only move the browser and render the pages.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login, logout
@@ -51,14 +52,18 @@ class PasswordLoginView(django_auth_views.LoginView):
 
     redirect_authenticated_user = True
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["entra_enabled"] = signin.is_configured()
         context["next"] = safe_next(self.request, context.get(self.redirect_field_name, ""))
         return context
 
 
-def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+def locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
     """django-axes' answer once a username has failed too often from one address."""
     cool_off = settings.AXES_COOLOFF_TIME
     return render(
