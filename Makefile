@@ -9,7 +9,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
 	SPREVIEW_VAR_DIR=$(CURDIR)/var/test
 
-.PHONY: demo test lint format bench bench-load clean chromium
+.PHONY: demo test test-fast screenshots lint format bench bench-load clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test: $(STAMP) chromium
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(TEST_ENV) $(BIN)/pytest
+
+## The edit loop: lint, then the unit and page tests (no real worker, no browser, nothing slow).
+test-fast: lint
+	$(TEST_ENV) $(BIN)/pytest -m "not integration and not browser and not slow"
+
+## The browser tests, writing over the README's images in docs/screenshots/ (else var/screenshots/).
+screenshots: $(STAMP) chromium
+	SCREENSHOTS=docs $(TEST_ENV) $(BIN)/pytest tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -32,6 +32,8 @@ from reviews.models import ReviewItem
 from tests.reviews.page_factories import World, make_world
 from tests.test_authorization_matrix import url_names
 
+pytestmark = pytest.mark.slow  # hypothesis sends every URL a dozen requests or more
+
 CSRF = "k" * 32
 FILTERS = ("q", "role", "sp_type", "kind", "granted_via", "ownerless", "inactive", "disabled")
 TABLE = ("sort", "page", "per_page")

@@ -40,7 +40,7 @@ from reviews.models import AuditEvent, Campaign, Cycle, ItemReviewer, ReviewItem
 from tests.accounts.test_signin import person_with, pick_user_at_authority
 from tests.reviews.apply_helpers import fresh_task_client  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]  # whole runs, scanned end to end
 
 TOKEN_FIELDS = ("access_token", "id_token", "refresh_token")
 

@@ -14,6 +14,10 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # builds a wheel, starts the product in its own process
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("config", "accounts", "identities", "reviews", "outbox")
 NOT_PRODUCT = ("entrasim", "demo")

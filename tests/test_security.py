@@ -57,6 +57,7 @@ def page_templates(include_email: bool = False) -> list[Path]:
 # ----- production settings ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts Django in its own process
 def test_deploy_check_passes_without_warnings_in_production(tmp_path):
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path)
@@ -100,6 +101,7 @@ def test_production_refuses_the_demo_key_from_a_secret_key_file(tmp_path):
     assert "ImproperlyConfigured: SECRET_KEY is a published demo key" in result.stderr
 
 
+@pytest.mark.slow  # starts Django in its own process
 def test_the_demo_keeps_its_fixed_key_with_debug_on(tmp_path):
     env = production_env(tmp_path, DEBUG="true")
     del env["SECRET_KEY"]
@@ -138,6 +140,7 @@ def test_compose_environment_reader_sees_the_stack_as_compose_does():
     assert compose["SECURE_PROXY_SSL_HEADER"] == ""
 
 
+@pytest.mark.slow  # starts Django in its own process
 def test_deploy_check_passes_with_the_docker_compose_defaults(tmp_path):
     compose = compose_app_environment()
     env = production_env(tmp_path)
@@ -203,6 +206,7 @@ def test_production_cookies_are_secure(production_response):
     assert csrf["samesite"] == "Lax"
 
 
+@pytest.mark.slow  # starts Django in its own process
 def test_production_uses_a_tls_proxy_header_only_when_told(tmp_path):
     probe = (
         "import django; django.setup(); from django.conf import settings; "
@@ -246,6 +250,7 @@ def test_pages_carry_a_policy_without_inline_script_or_style(client, settings):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
+@pytest.mark.slow  # starts Django in its own process
 def test_sign_out_may_continue_to_the_entra_authority(tmp_path):
     probe = (
         "import django; django.setup(); from django.conf import settings; "

@@ -23,6 +23,9 @@ from django.urls import reverse
 from config.database import STATEMENT_TIMEOUT_UID, limit_web_statements, server_error
 from tests.reviews.page_factories import TENANT_ID, login, make_world
 
+# Statement timeouts that must fire, held locks, a private PostgreSQL started and stopped.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
 

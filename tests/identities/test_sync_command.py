@@ -12,7 +12,8 @@ from django.db import connection
 
 from identities.models import SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test starts manage.py in its own process.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -149,6 +149,7 @@ def test_a_run_reaped_between_pages_writes_no_further_page(graph_settings, sim):
     assert (run.status, run.error_code) == ("lost", "LockLost")
 
 
+@pytest.mark.slow  # waits out a 2.5 s Retry-After
 @pytest.mark.django_db(transaction=True)
 def test_the_heartbeat_keeps_a_run_alive_while_graph_is_slower_than_the_stale_window(
     graph_settings, sim

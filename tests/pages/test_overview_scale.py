@@ -19,6 +19,8 @@ from tests.reviews.page_factories import TENANT_ID, login
 
 from .large_cycle import decide_some, make_large_cycle
 
+pytestmark = pytest.mark.slow  # builds a 20,000-item cycle (about 20 s)
+
 ITEMS = 20_000
 TIMEOUT_MS = 500
 

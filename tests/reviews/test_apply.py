@@ -149,6 +149,7 @@ def test_an_assignment_removed_in_entra_id_before_apply_is_already_gone(
 # --------------------------------------------------------------------------- throttling, outages
 
 
+@pytest.mark.slow  # waits out the simulator's Retry-After
 def test_throttling_and_unavailability_are_retried_and_everything_is_applied(graph_settings, sim):
     rita = reviewer()
     cycle, items = revoke_everything(rita)
@@ -360,6 +361,7 @@ def test_applying_an_item_twice_sends_one_removal(graph_settings, sim, fresh_tas
     assert AuditEvent.objects.filter(action="reviews.removal.applied").count() == len(items)
 
 
+@pytest.mark.slow  # four threads racing over every item
 @pytest.mark.django_db(transaction=True)
 def test_applying_each_item_from_four_threads_at_once_sends_one_removal_per_item(
     graph_settings, sim, no_broker
@@ -401,6 +403,7 @@ def test_applying_each_item_from_four_threads_at_once_sends_one_removal_per_item
     assert cycle.status == Cycle.Status.APPLIED
 
 
+@pytest.mark.slow  # threads racing over every item
 @pytest.mark.django_db(transaction=True)
 def test_all_items_applied_concurrently_settle_the_cycle_once(graph_settings, sim, no_broker):
     rita = reviewer()

@@ -458,6 +458,7 @@ def manage(url: str, *args: str, owner_url: str = "") -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow  # migrates a scratch database from zero
 def test_the_migration_chains_an_old_databases_events_so_that_it_verifies(scratch_database_url):
     assert manage(scratch_database_url, "migrate", "reviews", "0006").returncode == 0
     old = psycopg2.connect(scratch_database_url)
@@ -493,6 +494,7 @@ def test_app_roles_changed_at_entra_sign_in_are_audited_with_old_and_new(db):
     assert event.new == {"changes": ["+Admin", "-Auditor"], "Admin": True, "Auditor": False}
 
 
+@pytest.mark.slow  # migrates a scratch database from zero
 def test_migrate_runs_as_the_owner_and_the_app_role_only_appends(scratch_database_url):
     """The docker-compose sequence: migrate and grant_app_role with MIGRATE_DATABASE_URL, then
     the app with DATABASE_URL alone (its role created by grant_app_role from that URL)."""
