@@ -1,8 +1,12 @@
-"""Shared fixtures: a running Entra ID simulator and Django settings that point at it."""
+"""Shared fixtures: a running Entra ID simulator and Django settings that point at it; the cast
+of personas, the tenants and the review cycles the tests share."""
 
 from __future__ import annotations
 
 import pytest
+
+from reviews.models import Campaign, Cycle
+from tests import factories
 
 pytest_plugins = ["tests.workers"]
 
@@ -47,3 +51,105 @@ def graph_settings(sim, settings, monkeypatch):
     settings.GRAPH_MAX_BACKOFF_SECONDS = 0.2
     settings.GRAPH_MAX_ATTEMPTS = 6
     return settings
+
+
+# --- the cast and the tenants (builders in tests/factories.py) ------------------------------
+
+
+@pytest.fixture
+def admin(db):
+    """Ada, the admin (staff)."""
+    return factories.make_admin()
+
+
+@pytest.fixture
+def auditor(db):
+    """Bob, the auditor: signed in, reads everything, changes nothing."""
+    return factories.make_auditor()
+
+
+@pytest.fixture
+def rita(db):
+    return factories.make_reviewer("rita-reviewer", "rita@contoso.example")
+
+
+@pytest.fixture
+def rob(db):
+    return factories.make_reviewer("rob-reviewer", "rob@contoso.example")
+
+
+@pytest.fixture
+def as_admin(admin):
+    return factories.login(admin)
+
+
+@pytest.fixture
+def as_auditor(auditor):
+    return factories.login(auditor)
+
+
+@pytest.fixture
+def anonymous(db):
+    return factories.login(None)
+
+
+@pytest.fixture
+def tenant(db):
+    """The configured tenant, synced once."""
+    return factories.make_tenant()
+
+
+@pytest.fixture
+def other_tenant(db):
+    return factories.make_tenant(factories.OTHER_TENANT_ID, "Fabrikam", synced=False)
+
+
+@pytest.fixture
+def global_admin_role(tenant):
+    return factories.make_role(tenant, "Global Administrator")
+
+
+@pytest.fixture
+def app_admin_role(tenant):
+    return factories.make_role(tenant, "Application Administrator")
+
+
+@pytest.fixture
+def reader_role(tenant):
+    return factories.make_role(tenant, "Directory Readers", privileged=False)
+
+
+@pytest.fixture
+def mirror(db) -> factories.Mirror:
+    """A small mirrored tenant with fixed ids, for the service tests."""
+    return factories.Mirror()
+
+
+@pytest.fixture
+def make_campaign(mirror, admin):
+    """A named-reviewer campaign in the mirror's tenant, by Ada, starting at NOW."""
+
+    def make(reviewers=(), roles=(), **fields) -> Campaign:
+        values = {
+            "start_at": factories.NOW,
+            "reviewer_mode": Campaign.ReviewerMode.NAMED,
+            "justification": Campaign.Justification.NONE,
+        }
+        values.update(fields)
+        return factories.make_campaign(
+            mirror.tenant, admin, reviewers=reviewers, roles=roles, **values
+        )
+
+    return make
+
+
+@pytest.fixture
+def cycle(mirror, admin, rita, rob) -> Cycle:
+    """The emails' running cycle (see `factories.make_email_cycle`)."""
+    return factories.make_email_cycle(mirror, admin, rita, rob)
+
+
+@pytest.fixture
+def world(db) -> factories.World:
+    """The review pages' running cycle (see `factories.make_world`)."""
+    return factories.make_world()

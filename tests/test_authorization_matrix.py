@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import EntraAccount
 from identities.models import SyncRun
 from reviews.models import AuditEvent, Campaign, Cycle, ReviewItem
-from tests.reviews.page_factories import World, login, make_world
+from tests.factories import World, login, make_world
 from tests.test_security import inline_code
 
 PERSONAS = ("anonymous", "reviewer_a", "reviewer_b", "auditor", "admin")

@@ -19,7 +19,7 @@ from identities.bidi import FSI, PDI, balanced, isolate, isolate_text, needs_iso
 from identities.models import RoleDefinition, ServicePrincipal, Tenant
 from reviews import emails
 from reviews.models import ReviewItem
-from tests.reviews.page_factories import login, make_world
+from tests.factories import login, make_world
 
 RLO = "\u202e"
 SPOOF = RLO + "gnp.exe"

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from reviews.links import make_token
 from reviews.models import ReviewItem
-from tests.reviews.page_factories import World, make_world
+from tests.factories import World, make_world
 from tests.test_authorization_matrix import url_names
 
 pytestmark = pytest.mark.slow  # hypothesis sends every URL a dozen requests or more

@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from tests.factories import ADMIN, PASSWORD, make_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 # Email bodies are not pages: mail clients need inline styles, and no CSP applies to them.
@@ -327,9 +329,9 @@ def test_htmx_posts_send_the_csrf_token():
 
 @pytest.mark.django_db
 def test_a_post_without_csrf_token_is_refused(settings):
-    get_user_model().objects.create_user("ada", password="pw", is_staff=True)
+    make_admin()
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("login"), {"username": "ada", "password": "pw"})
+    response = client.post(reverse("login"), {"username": ADMIN, "password": PASSWORD})
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
 

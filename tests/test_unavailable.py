@@ -21,7 +21,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from config.database import STATEMENT_TIMEOUT_UID, limit_web_statements, server_error
-from tests.reviews.page_factories import TENANT_ID, login, make_world
+from tests.factories import TENANT_ID, login, make_world
 
 # Statement timeouts that must fire, held locks, a private PostgreSQL started and stopped.
 pytestmark = pytest.mark.slow

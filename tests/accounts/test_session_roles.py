@@ -19,7 +19,7 @@ from accounts.permissions import is_admin, is_auditor
 from identities.models import Tenant
 from reviews.models import AuditEvent, Campaign
 from tests.accounts.test_signin import person_with, sign_in, signed_in_user
-from tests.reviews.page_factories import make_campaign
+from tests.factories import make_campaign
 
 
 class Clock:

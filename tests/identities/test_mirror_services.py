@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from identities import services
 from identities.models import Assignment
-from tests.pages.factories import make_assignment, make_principal, make_role, make_tenant
+from tests.factories import make_assignment, make_principal, make_role, make_tenant
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_marks_assignments_removed_once_and_keeps_the_first_time():
-    tenant = make_tenant("tenant-mark-removed")
+    tenant = make_tenant("tenant-mark-removed", synced=False)
     role = make_role(tenant, "Global Administrator")
     first, second, other = (make_assignment(make_principal(tenant), role) for _ in range(3))
     then = timezone.now() - timedelta(hours=1)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -22,15 +21,15 @@ from identities.models import SyncRun
 from outbox import services as outbox
 from outbox.models import Message
 from reviews.models import ApplyStatus, Cycle, EmailDelivery
+from tests.factories import make_admin, messages_of
 from tests.reviews.apply_helpers import open_cycle, removal_requests, reviewer, sync_tenant
-from tests.reviews.page_factories import messages_of
 
 from .polling import wait_for
 from .test_smtp_delivery import Inbox, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ADMIN_EMAIL = "ada-admin@contoso.example"
+ADMIN_EMAIL = "ada@contoso.example"  # make_admin()'s
 
 
 class PrivateRedis:
@@ -129,7 +128,7 @@ def test_stop_apply_and_sync_now_during_an_outage_are_done_once_when_redis_is_ba
 ):
     sync_tenant()
     cycle = open_cycle(reviewer())  # its undecided items are revoked when it stops
-    admin = get_user_model().objects.create_user("ada-admin", email=ADMIN_EMAIL, is_staff=True)
+    admin = make_admin()
     client = Client()
     client.force_login(admin)
 

@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.utils import timezone
 from identities import sync
 from identities.models import Assignment, SyncRun
 from reviews.models import AuditEvent
+from tests.factories import make_admin
 
 from .polling import wait_for
 from .test_celery_sync import mirrored
@@ -102,7 +102,7 @@ def test_a_killed_workers_run_is_seen_dead_in_seconds_and_sync_now_starts_a_new_
     from identities.tasks import sync_tenant
 
     admin = Client()
-    admin.force_login(get_user_model().objects.create_user("alice-admin", is_staff=True))
+    admin.force_login(make_admin())
     sim.faults.latency = 0.15
     doomed_worker = start_worker()
     sync_tenant.delay(trigger="test")

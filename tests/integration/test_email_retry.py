@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 
 from reviews.models import EmailDelivery
 from reviews.tasks import send_invitations
-from tests.reviews.page_factories import make_world
+from tests.factories import make_world
 
 from .polling import wait_for
 from .test_smtp_delivery import free_port

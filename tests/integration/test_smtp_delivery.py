@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from reviews import emails, links
-from tests.reviews.page_factories import World, make_world
+from tests.factories import World, make_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

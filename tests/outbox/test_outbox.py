@@ -16,7 +16,7 @@ from outbox import services as outbox
 from outbox.models import Message
 from reviews import services, tasks
 from reviews.models import ApplyStatus, Campaign, Cycle
-from tests.reviews.page_factories import login, make_world, messages_of
+from tests.factories import login, make_world, messages_of
 
 REFUSED = "Error 111 connecting to redis://:hunter2@127.0.0.1:6399/0. Connection refused."
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
 from reviews.models import Campaign, Cycle, EmailDelivery, ItemReviewer, ReviewItem
-from tests.reviews.page_factories import make_admin, make_campaign, make_tenant, start_cycle
+from tests.factories import make_admin, make_campaign, make_tenant, start_cycle
 
 
 @dataclass

@@ -7,8 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from identities.models import SyncRun
-
-from .factories import make_principal, make_run
+from tests.factories import make_principal, make_run
 
 READ_PAGES = ["identities:inventory", "identities:inventory_export", "identities:sync"]
 
@@ -48,7 +47,7 @@ def test_expired_session_poll_reloads_the_page_instead_of_swapping_in_the_login_
     assert b"<form" not in response.content
 
 
-def test_login_page_renders_and_signs_in(anonymous, bob):
+def test_login_page_renders_and_signs_in(anonymous, auditor):
     response = anonymous.get(reverse("login"))
     assert response.status_code == 200
     assert b'name="username"' in response.content
@@ -99,11 +98,11 @@ def test_sync_start_refuses_get(as_admin, tenant, queued_syncs):
 
 
 def test_admin_queues_exactly_one_sync(
-    as_admin, alice, tenant, queued_syncs, django_capture_on_commit_callbacks
+    as_admin, admin, tenant, queued_syncs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = as_admin.post(reverse("identities:sync_start"), follow=True)
-    assert queued_syncs == [{"trigger": "manual", "requested_by_id": alice.pk}]
+    assert queued_syncs == [{"trigger": "manual", "requested_by_id": admin.pk}]
     assert response.redirect_chain == [(reverse("identities:sync"), 302)]
     assert b"Sync queued" in response.content
 
@@ -140,10 +139,10 @@ def test_sync_start_needs_a_configured_tenant(
 
 
 def test_sync_start_is_csrf_protected(
-    alice, tenant, queued_syncs, django_capture_on_commit_callbacks
+    admin, tenant, queued_syncs, django_capture_on_commit_callbacks
 ):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(alice)
+    client.force_login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("identities:sync_start"))
     assert response.status_code == 403

@@ -9,8 +9,7 @@ import pytest
 from django.urls import reverse
 
 from identities.models import SyncRun
-
-from .factories import make_assignment, make_principal, make_role, make_run
+from tests.factories import make_assignment, make_principal, make_role, make_run
 
 SCRIPT = '<script>alert("x")</script>'
 IMG = '"><img src=x onerror=alert(1)>'

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from identities.export import CSV_HEADER, csv_cell
 from identities.models import Assignment
-
-from .factories import make_assignment, make_principal, make_role
+from tests.factories import make_assignment, make_principal, make_role
 
 EXPORT = reverse("identities:inventory_export")
 

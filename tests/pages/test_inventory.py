@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.models import Assignment, ServicePrincipal
-
-from .factories import make_assignment, make_principal, make_role
+from tests.factories import make_assignment, make_principal, make_role
 
 INVENTORY = reverse("identities:inventory")
 

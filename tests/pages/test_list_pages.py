@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from reviews import services
 from reviews.models import AuditEvent, Cycle
-from tests.reviews.page_factories import login, make_admin, make_world
+from tests.factories import login, make_admin, make_world
 
 
 def add_past_cycles(campaign, count: int) -> None:

@@ -14,16 +14,18 @@ from django.utils import timezone
 from identities.models import Assignment, SyncRun
 from reviews import emails, services
 from reviews.models import ApplyStatus, EmailDelivery, ReviewItem
-from tests.reviews.page_factories import (
+from tests.factories import (
     HOSTILE,
     login,
+    make_assignment,
     make_campaign,
     make_owner_reviewer,
+    make_principal,
+    make_role,
+    make_run,
     make_world,
     start_cycle,
 )
-
-from .factories import make_assignment, make_principal, make_role, make_run
 
 
 def soon(days: float) -> str:
@@ -211,7 +213,7 @@ def test_no_running_review_offers_to_schedule_one(as_admin, mirror):
     assert reverse("reviews:campaign_new") in content
 
 
-def test_hostile_names_are_escaped(as_admin, tenant, alice):
+def test_hostile_names_are_escaped(as_admin, tenant, admin):
     role = make_role(tenant, HOSTILE)
     principal = make_principal(
         tenant,
@@ -222,7 +224,7 @@ def test_hostile_names_are_escaped(as_admin, tenant, alice):
         next_credential_expiry=timezone.now() + timedelta(days=3),
     )
     make_assignment(principal, role)
-    campaign = make_campaign(tenant, alice, name=HOSTILE, reviewers=[alice])
+    campaign = make_campaign(tenant, admin, name=HOSTILE, reviewers=[admin])
     cycle = start_cycle(campaign)
     ReviewItem.objects.filter(cycle=cycle).update(apply_status=ApplyStatus.FAILED)
     make_run(tenant, status=SyncRun.Status.FAILED, error_code=HOSTILE, error_message=HOSTILE)
@@ -257,11 +259,11 @@ def queries_for(client) -> int:
 
 
 def test_query_count_does_not_grow_with_principals_or_campaigns(
-    as_admin, tenant, global_admin_role, alice
+    as_admin, tenant, global_admin_role, admin
 ):
-    grow(tenant, global_admin_role, alice, 2, 0)
+    grow(tenant, global_admin_role, admin, 2, 0)
     small = queries_for(as_admin)
-    grow(tenant, global_admin_role, alice, 8, 2)
+    grow(tenant, global_admin_role, admin, 8, 2)
     large = overview_of(as_admin).context["overview"]
     assert len(large.running_cycles) == 10 and large.principals == 10
     assert len(large.failed_by_cycle) == 10

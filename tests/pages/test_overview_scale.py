@@ -15,7 +15,7 @@ from django.urls import reverse
 from config.database import set_statement_timeout
 from identities.models import ServicePrincipal
 from reviews.models import Cycle, ItemReviewer
-from tests.reviews.page_factories import TENANT_ID, login
+from tests.factories import TENANT_ID, login
 
 from .large_cycle import decide_some, make_large_cycle
 

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from django.template import Context, Template
 from django.urls import reverse
@@ -15,9 +14,7 @@ from django.utils import timezone
 from identities.dates import relative_hint, time_html
 from reviews import services
 from reviews.models import AuditEvent, Decision
-from tests.reviews.page_factories import login, make_world
-
-from .factories import make_assignment, make_principal
+from tests.factories import login, make_assignment, make_principal
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -110,11 +107,6 @@ def fields_of(content: bytes) -> FieldLabels:
     parser = FieldLabels()
     parser.feed(content.decode())
     return parser
-
-
-@pytest.fixture
-def world(db):
-    return make_world()
 
 
 def test_every_field_of_the_main_forms_has_a_label(world, anonymous):

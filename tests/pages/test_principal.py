@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from identities.graph.values import graph_datetime
 from identities.models import ServicePrincipal
-
-from .factories import make_assignment, make_principal
+from tests.factories import make_assignment, make_principal
 
 
 def page(client, principal):

@@ -8,19 +8,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.models import SyncRun
-
-from .factories import make_run
+from tests.factories import make_run
 
 SYNC = reverse("identities:sync")
 PROGRESS = reverse("identities:sync_progress")
 HTMX = {"HX-Request": "true"}
 
 
-def test_it_lists_runs_with_their_counts(as_auditor, tenant, alice):
+def test_it_lists_runs_with_their_counts(as_auditor, tenant, admin):
     make_run(
         tenant,
         trigger="manual",
-        requested_by=alice,
+        requested_by=admin,
         pages=7,
         assignments_seen=321,
         assignments_created=4,
@@ -35,7 +34,7 @@ def test_it_lists_runs_with_their_counts(as_auditor, tenant, alice):
 
     for text in (
         "manual",
-        "alice-admin",
+        "ada-admin",
         "succeeded",
         "321",
         "88",

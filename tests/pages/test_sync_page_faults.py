@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.models import SyncRun
-
-from .factories import make_run
+from tests.factories import make_run
 
 SYNC = reverse("identities:sync")
 PROGRESS = reverse("identities:sync_progress")

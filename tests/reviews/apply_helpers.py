@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from identities import sync
@@ -19,6 +18,7 @@ from identities.graph.removals import Grant, Privilege, current_grants, remove
 from identities.models import SyncRun, Tenant
 from reviews import services
 from reviews.models import Campaign, Cycle, ReviewItem
+from tests.factories import make_reviewer
 
 # What Graph sees of a removal: the DELETE of a direct assignment, or an adminRemove request.
 REMOVAL_PATHS = (
@@ -37,7 +37,7 @@ def sync_tenant() -> SyncRun:
 
 
 def reviewer(username: str = "rita-apply"):
-    return get_user_model().objects.create_user(username, email=f"{username}@contoso.example")
+    return make_reviewer(username)
 
 
 def open_cycle(user, *, default_decision: str = Campaign.Default.REVOKE, **fields) -> Cycle:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from entrasim.tenant import iso
 from reviews import services
 from reviews.models import NEEDS_ATTENTION, ApplyStatus, AuditEvent, Campaign, ReviewItem
+from tests.factories import login, make_admin
 
 from . import apply_helpers
 from .apply_helpers import (
@@ -28,7 +29,6 @@ from .apply_helpers import (
     sync_tenant,
     triple,
 )
-from .page_factories import login, make_admin
 
 pytestmark = pytest.mark.django_db
 

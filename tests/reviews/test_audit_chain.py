@@ -27,8 +27,8 @@ from accounts.permissions import AUDITOR_GROUP
 from reviews import audit, services
 from reviews.audit_chain import HASHED_FIELDS, event_hash, head_line, values_of, verify_chains
 from reviews.models import AuditEvent, AuditHead, Campaign, Decision
+from tests.factories import login, make_world
 
-from .page_factories import login, make_world
 from .test_pages_results import csv_rows
 
 TABLE = "reviews_auditevent"

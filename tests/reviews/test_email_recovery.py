@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from reviews import emails, services, tasks
 from reviews.models import AuditEvent, Campaign, Cycle, EmailDelivery
-
-from .conftest import NOW
+from tests.factories import NOW
 
 INVITATION = EmailDelivery.Kind.INVITATION
 

@@ -15,8 +15,8 @@ from identities.graph.errors import GraphError
 from reviews import emails, services
 from reviews.models import AuditEvent, Cycle, EmailDelivery
 from reviews.services.common import SEND_REMINDERS
+from tests.factories import HOSTILE_APP, HOSTILE_PERSON, NOW
 
-from .conftest import HOSTILE_APP, HOSTILE_PERSON, NOW
 from .queued import run_queued
 
 SITE = "https://spreview.contoso.example"

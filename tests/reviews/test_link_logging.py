@@ -9,8 +9,7 @@ import pytest
 
 from config.logfilters import RedactLinkTokens, redact_link_tokens
 from reviews import links
-
-from .page_factories import login
+from tests.factories import login
 
 
 @pytest.fixture

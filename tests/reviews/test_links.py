@@ -12,8 +12,7 @@ from django.utils import timezone
 from accounts.models import EntraAccount
 from reviews import emails, links, services
 from reviews.models import Cycle
-
-from .page_factories import login
+from tests.factories import login
 
 SITE = "https://spreview.contoso.example"
 

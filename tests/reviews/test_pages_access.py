@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import Campaign, Cycle
-
-from .page_factories import login, make_campaign, make_user, make_world, snapshot, start_cycle
+from tests.factories import login, make_campaign, make_user, make_world, snapshot, start_cycle
 
 PERSONAS = ("admin", "auditor", "reviewer_a", "reviewer_b", "outsider", "anonymous")
 

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviews.models import AuditEvent, Campaign
-
-from .page_factories import (
+from tests.factories import (
     TENANT_ID,
     login,
     make_admin,
@@ -335,7 +334,7 @@ def test_invalid_edit_changes_nothing(world):
 def test_an_ended_campaign_cannot_be_edited(setup):
     tenant, _roles, admin, reviewer = setup
     campaign = make_campaign(tenant, admin, reviewers=[reviewer], frequency="once")
-    from .page_factories import start_cycle
+    from tests.factories import start_cycle
 
     start_cycle(campaign)
     campaign.refresh_from_db()

@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviews.models import ApplyStatus, Cycle, ReviewItem
-
-from .page_factories import login
+from tests.factories import login
 
 PAGES = (
     ("reviews:campaigns", "campaign"),

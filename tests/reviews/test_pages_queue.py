@@ -13,16 +13,15 @@ from django.utils import timezone
 
 from reviews import services
 from reviews.models import AuditEvent, Campaign, Cycle, Decision, ReviewItem
-
-from .page_factories import (
+from tests.factories import (
     HOSTILE,
     login,
     make_admin,
     make_assignment,
     make_campaign,
     make_cycle_of,
+    make_owned_principal,
     make_owner_reviewer,
-    make_principal,
     make_role,
     make_tenant,
     make_world,
@@ -100,7 +99,7 @@ def test_queue_escapes_hostile_names_from_graph(db):
     reviewer.entra.display_name = HOSTILE
     reviewer.entra.save()
     role = make_role(tenant, f"Role {HOSTILE}")
-    principal = make_principal(
+    principal = make_owned_principal(
         tenant,
         HOSTILE,
         owners=[reviewer],

@@ -16,8 +16,7 @@ from reviews import emails, services
 from reviews.export import AUDIT_HEADER, RESULTS_HEADER
 from reviews.models import ApplyStatus, AuditEvent, Cycle, Decision, EmailDelivery, ReviewItem
 from reviews.services.common import SEND_REMINDERS
-
-from .page_factories import (
+from tests.factories import (
     HOSTILE,
     login,
     make_admin,
@@ -25,14 +24,15 @@ from .page_factories import (
     make_auditor,
     make_campaign,
     make_cycle_of,
+    make_owned_principal,
     make_owner_reviewer,
-    make_principal,
     make_role,
     make_tenant,
     messages_of,
     snapshot,
     start_cycle,
 )
+
 from .queued import run_queued
 
 
@@ -282,9 +282,9 @@ def _hostile_cycle():
     admin = make_admin()
     reviewer = make_owner_reviewer(tenant, "hal-reviewer")
     role = make_role(tenant, "Global Administrator")
-    make_assignment(make_principal(tenant, HOSTILE, owners=[reviewer], app_id=HOSTILE), role)
+    make_assignment(make_owned_principal(tenant, HOSTILE, owners=[reviewer], app_id=HOSTILE), role)
     make_assignment(
-        make_principal(tenant, '=HYPERLINK("http://evil.example")', owners=[reviewer]), role
+        make_owned_principal(tenant, '=HYPERLINK("http://evil.example")', owners=[reviewer]), role
     )
     cycle = start_cycle(make_campaign(tenant, admin, name=f"Campaign {HOSTILE}"))
     item = ReviewItem.objects.get(cycle=cycle, principal_name=HOSTILE)

@@ -19,8 +19,7 @@ from reviews.models import (
     ItemReviewer,
     ReviewItem,
 )
-
-from .conftest import NOW, owner
+from tests.factories import NOW, owner
 
 LATER = NOW + timedelta(days=1)
 
