@@ -270,6 +270,24 @@ SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=30)
 # A sweep that would remove more than this share of the mirror waits for a second complete read.
 SYNC_MAX_SWEEP_SHARE = env.float("SYNC_MAX_SWEEP_SHARE", default=0.2)
 
+# Resource APIs whose application permissions held by service principals are mirrored and
+# reviewed, by appId: Microsoft Graph always, Exchange Online and SharePoint Online by default;
+# APP_PERMISSION_RESOURCES (comma-separated appIds) adds more.
+MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+APP_PERMISSION_RESOURCES = list(
+    dict.fromkeys(
+        [
+            MICROSOFT_GRAPH_APP_ID,
+            "00000002-0000-0ff1-ce00-000000000000",  # Office 365 Exchange Online
+            "00000003-0000-0ff1-ce00-000000000000",  # Office 365 SharePoint Online
+            *(a.strip().lower() for a in env.list("APP_PERMISSION_RESOURCES", default=[])),
+        ]
+    )
+)
+# A JSON file that overrides the built-in privilege tiers (format: docs/tiers.md). Read and
+# checked at start-up: a file that cannot be read or understood stops the process.
+TIER_CLASSIFICATION_FILE = env.str("TIER_CLASSIFICATION_FILE", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

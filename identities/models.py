@@ -27,8 +27,33 @@ class Tenant(models.Model):
 
 
 class RoleDefinition(models.Model):
+    """A privilege a service principal can hold: a directory role, or an application permission
+    (an app role of a resource API such as Microsoft Graph). Both are reviewed the same way;
+    `privilege_type` says which, and for a permission `resource_*` name the API it belongs to.
+    """
+
+    class PrivilegeType(models.TextChoices):
+        ROLE = "role", "Directory role"
+        APP_PERMISSION = "app_permission", "Application permission"
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="roles")
+    privilege_type = models.CharField(
+        max_length=16, choices=PrivilegeType.choices, default=PrivilegeType.ROLE
+    )
+    # The role's id, or the permission's appRole id (unique only within its resource).
     object_id = models.CharField(max_length=64)
+    # Application permissions: the resource API's service principal id, appId and name.
+    resource_object_id = models.CharField(max_length=64, blank=True, default="")
+    resource_app_id = models.CharField(max_length=64, blank=True, default="")
+    resource_name = models.CharField(max_length=256, blank=True, default="")
+    # Application permissions: the appRole's value, e.g. RoleManagement.ReadWrite.Directory.
+    value = models.CharField(max_length=256, blank=True, default="")
+    # 0 = a direct path to Global Administrator, 1 = broad data or configuration control,
+    # 2 = lower; null = not in the classification. Set by the sync from identities.tiers.
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    tier_reason = models.CharField(max_length=512, blank=True, default="")
+    # Which classification said so: "built-in" or the custom file's name.
+    tier_source = models.CharField(max_length=256, blank=True, default="")
     template_id = models.CharField(max_length=64, blank=True)
     display_name = models.CharField(max_length=256)
     description = models.TextField(blank=True)
@@ -41,12 +66,19 @@ class RoleDefinition(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "object_id"], name="role_unique_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "resource_object_id", "object_id"],
+                name="privilege_unique_per_tenant",
+            )
         ]
         ordering = ["display_name"]
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def is_app_permission(self) -> bool:
+        return self.privilege_type == self.PrivilegeType.APP_PERMISSION
 
 
 class ServicePrincipal(models.Model):
@@ -71,6 +103,13 @@ class ServicePrincipal(models.Model):
     # [{id, type, displayName, userPrincipalName, mail}] as Graph listed them.
     owners = models.JSONField(default=list, blank=True)
     owner_count = models.IntegerField(default=0)
+    # The app registration behind an Application-type principal whose home is this tenant.
+    # application_state: "" not read yet, "found", "none" (no registration in this tenant:
+    # managed identities, apps of other organisations), "unreadable" (the read was refused).
+    application = models.ForeignKey(
+        "Application", null=True, blank=True, on_delete=models.SET_NULL, related_name="principals"
+    )
+    application_state = models.CharField(max_length=16, blank=True, default="")
     last_sign_in_at = models.DateTimeField(null=True, blank=True)
     # False until a sync could read sign-in activity for this principal's tenant.
     sign_in_known = models.BooleanField(default=False)
@@ -134,21 +173,61 @@ class ServicePrincipal(models.Model):
         return [str(tag) for tag in self.tags] if isinstance(self.tags, list) else []
 
 
+class Application(models.Model):
+    """An app registration (application object): its owners can add credentials and so act
+    as its service principal, and each credential is a way to sign in as it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="applications")
+    object_id = models.CharField(max_length=64)  # differs from the principal's id
+    app_id = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=1024, blank=True)
+    # As ServicePrincipal.owners and .credentials: metadata only, never a key or secret.
+    owners = models.JSONField(default=list, blank=True)
+    owner_count = models.IntegerField(default=0)
+    credentials = models.JSONField(default=list, blank=True)
+    next_credential_expiry = models.DateTimeField(null=True, blank=True)
+    # [{id, name, issuer, subject, audiences, description, claimsMatchingExpression}]
+    federated_credentials = models.JSONField(default=list, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    first_seen_run = models.BigIntegerField(default=0)
+    last_seen_run = models.BigIntegerField(default=0)
+    changed_run = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "object_id"], name="app_unique_per_tenant")
+        ]
+        indexes = [models.Index(fields=["tenant", "app_id"])]
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.app_id
+
+    def credential_rows(self, now: datetime | None = None) -> list[CredentialRow]:
+        return credential_rows(self.credentials, now or timezone.now())
+
+
 class AssignmentQuerySet(models.QuerySet):
     def current(self) -> AssignmentQuerySet:
         return self.filter(removed_at__isnull=True)
 
 
 class Assignment(models.Model):
-    """One privileged directory role held by one service principal at one scope."""
+    """One privilege held by one service principal: a directory role at one scope, or an
+    application permission (kind and granted_via say so, scope "/", role is the permission)."""
 
     class Kind(models.TextChoices):
         ACTIVE = "active"
         ELIGIBLE = "eligible"
+        APP_PERMISSION = "app_permission"
 
     class Granted(models.TextChoices):
         DIRECT = "direct", "Direct assignment"
         PIM = "pim", "PIM schedule"
+        # An application permission: role_assignment_id holds the appRoleAssignment id.
+        APP_ROLE = "app_role", "Application permission"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="assignments")
     principal = models.ForeignKey(

@@ -579,7 +579,7 @@ class TenantSync:
         RoleDefinition.objects.bulk_create(
             rows,
             update_conflicts=True,
-            unique_fields=["tenant", "object_id"],
+            unique_fields=["tenant", "resource_object_id", "object_id"],
             update_fields=[
                 "template_id",
                 "display_name",

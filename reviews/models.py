@@ -40,6 +40,15 @@ class Campaign(models.Model):
         ACTIVE = "active", "Active only"
         ELIGIBLE = "eligible", "Eligible only"
 
+    class Privileges(models.TextChoices):
+        BOTH = "both", "Roles and application permissions"
+        ROLES = "roles", "Directory roles only"
+        PERMISSIONS = "permissions", "Application permissions only"
+
+    class MaxTier(models.IntegerChoices):
+        TIER_0 = 0, "Tier 0 only"
+        TIER_1 = 1, "Tier 0 and Tier 1"
+
     class ReviewerMode(models.TextChoices):
         OWNERS = "owners", "Owners of each service principal (fallback reviewers otherwise)"
         NAMED = "named", "Named reviewers"
@@ -69,6 +78,11 @@ class Campaign(models.Model):
     )
     roles = models.ManyToManyField(RoleDefinition, blank=True, related_name="+")
     kinds = models.CharField(max_length=16, choices=Kinds.choices, default=Kinds.BOTH)
+    privileges = models.CharField(
+        max_length=16, choices=Privileges.choices, default=Privileges.BOTH
+    )
+    # Only privileges classified at this tier or higher (0 highest); null = every privilege.
+    max_tier = models.PositiveSmallIntegerField(null=True, blank=True, choices=MaxTier.choices)
     # Service-principal types in scope; empty means every type.
     principal_types = models.JSONField(default=list, blank=True)
 
@@ -231,8 +245,16 @@ class ReviewItem(models.Model):
     principal_app_id = models.CharField(max_length=64, blank=True)
     principal_name = models.CharField(max_length=1024, blank=True)
     principal_type = models.CharField(max_length=32, blank=True)
+    # "role" or "app_permission" (RoleDefinition.PrivilegeType); for a permission role_* is the
+    # appRole id and value, and resource_* the API it belongs to (its DELETE needs the id).
+    privilege_type = models.CharField(max_length=16, default="role")
     role_object_id = models.CharField(max_length=64)
     role_name = models.CharField(max_length=256)
+    resource_object_id = models.CharField(max_length=64, blank=True, default="")
+    resource_name = models.CharField(max_length=256, blank=True, default="")
+    # The privilege's tier and why, as classified when the cycle started.
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    tier_reason = models.CharField(max_length=512, blank=True, default="")
     directory_scope_id = models.CharField(max_length=256)
     kind = models.CharField(max_length=16)
     granted_via = models.CharField(max_length=16)
