@@ -7,7 +7,7 @@ the next run and would bypass the audit trail, so nothing can be added, changed 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
+from .models import Application, Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,9 +32,17 @@ class TenantAdmin(ReadOnlyAdmin):
 
 @admin.register(RoleDefinition)
 class RoleDefinitionAdmin(ReadOnlyAdmin):
-    list_display = ("display_name", "is_privileged", "privileged_source", "is_built_in", "tenant")
-    list_filter = ("is_privileged", "is_built_in")
-    search_fields = ("display_name", "object_id", "template_id")
+    list_display = (
+        "display_name",
+        "privilege_type",
+        "resource_name",
+        "tier",
+        "is_privileged",
+        "privileged_source",
+        "tenant",
+    )
+    list_filter = ("privilege_type", "tier", "is_privileged", "is_built_in")
+    search_fields = ("display_name", "object_id", "template_id", "value", "resource_name")
 
 
 @admin.register(ServicePrincipal)
@@ -49,6 +57,12 @@ class ServicePrincipalAdmin(ReadOnlyAdmin):
         "deleted_at",
     )
     list_filter = ("sp_type", "account_enabled")
+    search_fields = ("display_name", "app_id", "object_id")
+
+
+@admin.register(Application)
+class ApplicationAdmin(ReadOnlyAdmin):
+    list_display = ("display_name", "app_id", "owner_count", "next_credential_expiry", "deleted_at")
     search_fields = ("display_name", "app_id", "object_id")
 
 
