@@ -65,3 +65,73 @@ def credential_rows(items: Any, now: datetime) -> list[CredentialRow]:
     rows = [credential_row(item, now) for item in items if isinstance(item, dict)]
     far_future = datetime.max.replace(tzinfo=UTC)
     return sorted(rows, key=lambda row: row.end or far_future)
+
+
+# A secret (password credential) living longer than this is a finding: Microsoft's guidance is
+# to rotate secrets well within a year, and the portal's own maximum is two years.
+LONG_SECRET_DAYS = 365
+# Graph has no "never expires": old tooling wrote 2299-12-31 (or 9999-12-31) as the end instead.
+NO_EXPIRY_YEAR = 2299
+
+KIND_LABELS = {"secret": "Secret", "certificate": "Certificate"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something about a credential a reviewer should weigh before keeping a privilege."""
+
+    code: str  # no_expiry | long_secret | secret_beside_federated
+    text: str
+    key_id: str
+
+
+def _lifetime_text(days: int) -> str:
+    return f"{days // 365} years" if days >= 2 * 365 else f"{days} days"
+
+
+def _credential_findings(item: dict[str, Any], has_federated: bool, now: datetime) -> list[Finding]:
+    kind = str(item.get("kind") or "")
+    label = KIND_LABELS.get(kind, "Credential")
+    key_id = str(item.get("keyId") or "")
+    end = graph_datetime(item.get("end"))
+    if end is not None and end <= now:
+        return []  # an expired credential signs nobody in
+    if end is None or end.year >= NO_EXPIRY_YEAR:
+        # A missing or unreadable end is no expiry as far as anyone can tell.
+        found = [Finding("no_expiry", f"{label} without expiry", key_id)]
+    elif kind == "secret":
+        # Without a readable start, the time still left is a lower bound of the lifetime.
+        lifetime = end - (graph_datetime(item.get("start")) or now)
+        found = []
+        if lifetime > timedelta(days=LONG_SECRET_DAYS):
+            until = end.date().isoformat()
+            text = f"Secret valid {_lifetime_text(lifetime.days)} (until {until})"
+            found.append(Finding("long_secret", text, key_id))
+    else:
+        found = []
+    if kind == "secret" and has_federated:
+        found.append(
+            Finding(
+                "secret_beside_federated",
+                "Secret on an app that already signs in with a federated credential: "
+                "the secret may not be needed",
+                key_id,
+            )
+        )
+    return found
+
+
+def credential_findings(credentials: list, federated: list, now: datetime) -> list[Finding]:
+    """Findings on the credentials that can still sign in, in the order they were listed.
+
+    `federated` is the federated identity credentials of the application holding
+    `credentials` (pass [] for a service principal's own credentials).
+    """
+    if not isinstance(credentials, list):
+        return []
+    has_federated = isinstance(federated, list) and any(isinstance(f, dict) for f in federated)
+    findings: list[Finding] = []
+    for item in credentials:
+        if isinstance(item, dict):
+            findings.extend(_credential_findings(item, has_federated, now))
+    return findings
