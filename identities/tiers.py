@@ -291,7 +291,11 @@ def _tier(
 
 
 def _parse_community(data: list[Any], source: str) -> Classification:
-    by_name = {e.get("assetName"): e for e in data if isinstance(e, dict) and e.get("shortestPath")}
+    by_name = {
+        _name_key(e.get("assetName")): e
+        for e in data
+        if isinstance(e, dict) and e.get("shortestPath")
+    }
     roles: dict[str, Tier | None] = {}
     permissions: list[PermissionEntry] = []
     first_seen: dict[tuple[str, str], int] = {}
@@ -333,13 +337,18 @@ def _community_kind(entry: dict[str, Any], name: str, where: str) -> str:
     return "permission" if _PERMISSION_VALUE.match(name.strip()) and "." in name else "role"
 
 
-def _community_why(entry: dict[str, Any], by_name: Mapping[Any, dict[str, Any]]) -> str:
+def _name_key(name: Any) -> str:
+    """Names as the "Same as ..." references spell them, give or take a dot or a capital."""
+    return re.sub(r"[^a-z0-9]", "", str(name or "").lower())
+
+
+def _community_why(entry: dict[str, Any], by_name: Mapping[str, dict[str, Any]]) -> str:
     """The attack path when there is one, else what the asset gives, else what it is; one line."""
     text = str(entry.get("shortestPath") or "").strip()
     # "Same as Application.ReadWrite.All." points at another entry's path: show that path.
     same = re.fullmatch(r"Same as (.+?)\.?", text)
-    if same and same.group(1) in by_name:
-        text = str(by_name[same.group(1)].get("shortestPath") or text)
+    if same and _name_key(same.group(1)) in by_name:
+        text = str(by_name[_name_key(same.group(1))].get("shortestPath") or text)
     if not text and entry.get("providesFullAccessTo"):
         scope = str(entry["providesFullAccessTo"]).strip()
         text = f"Full access to {scope[:1].lower()}{scope[1:]}"

@@ -54,6 +54,8 @@ def test_it_builds_a_wheel_with_the_product_packages_and_without_the_simulator_o
     tops = {name.split("/", 1)[0] for name in names}
     for package in PRODUCT:
         assert f"{package}/__init__.py" in names
+    # Data the product reads at run time ships beside its code.
+    assert "identities/tiers_builtin.json" in names
     assert not tops & set(NOT_PRODUCT)
     assert not [n for n in names if "simulator" in n or "/commands/demo" in n]
     # What the product needs at run time, without extras; PyJWT is only the simulator's.
