@@ -532,3 +532,12 @@ def test_manage_py_starts_with_a_valid_custom_file(tmp_path):
     path = write(tmp_path, spreview_file(roles=[VALID_ROLE]))
     result = manage_check(tmp_path, str(path))
     assert result.returncode == 0, result.stderr
+
+
+def test_the_documented_example_is_a_valid_file(tmp_path):
+    docs = (ROOT / "docs" / "tiers.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```json\n(.*?)```", docs, flags=re.S)
+    loaded = tiers.load(write(tmp_path, example, name="example.json"))
+    assert loaded.role(USER_ADMIN).tier == 0
+    assert loaded.role("f2ef992c-3afb-46b9-b7cf-a126ee74c451") is None
+    assert loaded.permission(SHAREPOINT, "", "sites.selected").tier == 2
