@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from . import audit, links
 from .models import ApplyStatus, Cycle, Decision, EmailDelivery, ItemReviewer, ReviewItem
+from .privileges import privilege_label
 
 logger = logging.getLogger(__name__)
 
@@ -228,16 +229,25 @@ def _reviewer_context(cycle: Cycle, user) -> dict:
 
 
 def _previews(cycle: Cycle, users: list) -> dict[int, list[tuple[str, str]]]:
-    """The first assignments (principal, role) each reviewer is asked about, in one query."""
+    """The first privileges (principal, privilege in words) each reviewer is asked about, in
+    one query."""
     rows = (
         ItemReviewer.objects.filter(item__cycle=cycle, user_id__in=[u.pk for u in users])
         .order_by("user_id", "item__principal_name", "item__role_name", "item_id")
-        .values_list("user_id", "item__principal_name", "item__role_name")
+        .values_list(
+            "user_id",
+            "item__principal_name",
+            "item__role_name",
+            "item__privilege_type",
+            "item__resource_name",
+            "item__tier",
+        )
     )
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for user_id, principal, role in rows:
+    for user_id, principal, role, privilege_type, resource, tier in rows:
         if len(found[user_id]) < INVITATION_PREVIEW:
-            found[user_id].append((principal, role))
+            label = privilege_label(role, privilege_type, resource, tier)
+            found[user_id].append((principal, label))
     return found
 
 
@@ -358,10 +368,13 @@ def send_completion_notice(cycle_id: int) -> Sent:
         keep=Count("pk", filter=Q(outcome="keep")),
         undecided=Count("pk", filter=Q(outcome_source__startswith="default:")),
     )
+    revoked = cycle.items.filter(outcome="revoke").order_by("principal_name", "role_name", "pk")
     context = {
         "cycle": cycle,
         "campaign": cycle.campaign,
         "counts": counts,
+        "revoked": list(revoked[:FAILURE_PREVIEW]),
+        "more_revoked": max(0, counts["revoke"] - FAILURE_PREVIEW),
         "auto_apply": bool(cycle.setting("auto_apply")),
         "url": _absolute(reverse("reviews:results", args=[cycle.pk])),
     }

@@ -21,6 +21,7 @@ from identities.streaming import with_export_timeout
 
 from .audit_chain import current_head, head_line
 from .models import ApplyStatus, AuditEvent, Cycle, Decision, Outcome, Recommendation, ReviewItem
+from .privileges import privilege_type_words, tier_words
 
 RESULTS_HEADER = (
     "principal",
@@ -29,6 +30,10 @@ RESULTS_HEADER = (
     "role",
     "scope",
     "kind",
+    "privilege type",
+    "API",
+    "tier",
+    "tier reason",
     "recommendation",
     "decision",
     "justification",
@@ -81,6 +86,10 @@ def results_row(item: ReviewItem) -> list[str]:
             item.role_name,
             item.scope_label,
             item.kind,
+            privilege_type_words(item.privilege_type),
+            item.resource_name if item.is_app_permission else "",
+            tier_words(item.tier),
+            item.tier_reason,
             _label(Recommendation, item.recommendation),
             _label(Decision, item.decision),
             item.justification,

@@ -20,6 +20,7 @@ from identities.models import RoleDefinition, ServicePrincipal, Tenant
 
 from . import schedule
 from .models import Campaign, Decision, Frequency
+from .privileges import definition_choice_label
 from .services import CAMPAIGN_FIELDS, JUSTIFICATION_MAX
 
 # A start a few minutes in the past is still "now": the admin took a while to fill the form.
@@ -37,8 +38,10 @@ class ReviewerChoiceField(forms.ModelMultipleChoiceField):
 
 
 class RoleChoiceField(forms.ModelMultipleChoiceField):
+    """Directory roles by name, application permissions by value and API."""
+
     def label_from_instance(self, obj: RoleDefinition) -> str:
-        return isolate_text(obj.display_name)
+        return isolate_text(definition_choice_label(obj))
 
 
 def parse_reminder_days(text: str) -> list[int]:
@@ -70,6 +73,22 @@ class CampaignForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         label="Service-principal types",
         help_text="None ticked means every type.",
+    )
+    privileges = forms.ChoiceField(
+        choices=Campaign.Privileges.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label="Privileges",
+        help_text="Application permissions are reviewed whatever the assignments setting says.",
+    )
+    max_tier = forms.TypedChoiceField(
+        choices=[("", "All tiers"), *((str(v), label) for v, label in Campaign.MaxTier.choices)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        label="Tier",
+        help_text="With a tier chosen, privileges the classification does not know are left out.",
     )
     reminder_days = forms.CharField(
         required=False,
@@ -132,9 +151,10 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.creating = self.instance.pk is None
+        # Roles first, then permissions grouped by API.
         roles: QuerySet[RoleDefinition] = RoleDefinition.objects.filter(
             tenant=tenant, is_privileged=True
-        ).order_by("display_name", "pk")
+        ).order_by("-privilege_type", "resource_name", "display_name", "pk")
         self.fields["roles"].queryset = roles
         self.fields["roles"].required = False
         self.fields["reviewers"].queryset = (
@@ -156,6 +176,10 @@ class CampaignForm(forms.ModelForm):
             self.fields["start_at"].disabled = True
             self.fields["start_at"].help_text = "Fixed once the first cycle has started."
             del self.fields["start_now"]
+        if not self.is_bound:
+            tier = self.instance.max_tier
+            self.initial["max_tier"] = "" if tier is None else tier
+            self.initial["privileges"] = self.instance.privileges or Campaign.Privileges.BOTH
         self.initial["reminder_days"] = ", ".join(
             str(d) for d in (self.instance.reminder_days or [])
         )
@@ -182,8 +206,20 @@ class CampaignForm(forms.ModelForm):
                     "The first start cannot be in the past; tick “Start now” to start at once.",
                 )
 
+        data["privileges"] = data.get("privileges") or Campaign.Privileges.BOTH
         if data.get("role_scope") == Campaign.RoleScope.SELECTED and not data.get("roles"):
             self.add_error("roles", "Choose at least one role, or review all privileged roles.")
+        elif data.get("role_scope") == Campaign.RoleScope.SELECTED:
+            wanted = {
+                Campaign.Privileges.ROLES: {"role"},
+                Campaign.Privileges.PERMISSIONS: {"app_permission"},
+            }.get(data["privileges"], {"role", "app_permission"})
+            if not any(r.privilege_type in wanted for r in data["roles"]):
+                self.add_error(
+                    "roles",
+                    "None of the chosen privileges is of the kind this campaign reviews "
+                    f"({Campaign.Privileges(data['privileges']).label.lower()}).",
+                )
         if data.get("role_scope") != Campaign.RoleScope.SELECTED:
             data["roles"] = RoleDefinition.objects.none()
 

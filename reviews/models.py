@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from identities.models import Assignment, RoleDefinition, ServicePrincipal, Tenant
 
+from .privileges import item_label, tier_words
+
 
 class Frequency(models.TextChoices):
     ONCE = "once", "Once"
@@ -311,8 +313,25 @@ class ReviewItem(models.Model):
         return f"{self.principal_name} · {self.role_name}"
 
     @property
+    def is_app_permission(self) -> bool:
+        return self.privilege_type == RoleDefinition.PrivilegeType.APP_PERMISSION
+
+    @property
     def scope_label(self) -> str:
+        """A permission holds across its API (named here), a role at its directory scope."""
+        if self.is_app_permission:
+            return self.resource_name or self.resource_object_id or "API"
         return Assignment(directory_scope_id=self.directory_scope_id).scope_label
+
+    @property
+    def privilege_label(self) -> str:
+        """ "RoleManagement.ReadWrite.Directory on Microsoft Graph (Tier 0)" or
+        "Global Administrator (Tier 0)": how emails and audit events name the privilege."""
+        return item_label(self)
+
+    @property
+    def tier_label(self) -> str:
+        return tier_words(self.tier)
 
     def revoked_at(self) -> datetime | None:
         """When revoking became the outcome: the reviewer's decision, else the cycle's close

@@ -5,6 +5,12 @@ counts as already gone. PIM assignment or eligibility: an `adminRemove` schedule
 answers 400 RoleAssignmentDoesNotExist both when nothing is left and, occasionally, when the
 removal did work, so the schedules are re-read to decide rather than trusting the code.
 
+Application permission: DELETE servicePrincipals/{resourceId}/appRoleAssignedTo/{id}, the id
+being the appRoleAssignment the review decided on. A re-grant of the same permission is a new
+appRoleAssignment with a new id, so this DELETE can never remove a grant made after the
+decision: the old id answers 404 (already gone) and the new grant stays. A 404 is confirmed by
+reading the principal's own appRoleAssignments before it counts as already gone.
+
 Exactly one removal request is sent per call: the reads that confirm an outcome are GETs.
 `current_grants` is what a retried removal reads first (see reviews.services.apply): the grants
 Graph lists now for the principal, role, scope and kind, with the ids and creation times that
@@ -25,6 +31,7 @@ from .values import graph_datetime, text
 
 REMOVED = "removed"
 ALREADY_GONE = "already_gone"
+APP_PERMISSION = "app_permission"
 
 _REQUESTS = {
     "active": "roleManagement/directory/roleAssignmentScheduleRequests",
@@ -60,12 +67,13 @@ class RemovalUnconfirmed(GraphError):
 class Privilege:
     """What identifies one assignment to Graph."""
 
-    kind: str  # active | eligible
-    granted_via: str  # direct | pim
+    kind: str  # active | eligible | app_permission
+    granted_via: str  # direct | pim | app_role
     principal_id: str
-    role_id: str
+    role_id: str  # for a permission: the appRole id
     directory_scope_id: str
-    role_assignment_id: str = ""
+    role_assignment_id: str = ""  # for a permission: the appRoleAssignment id
+    resource_id: str = ""  # for a permission: the resource API's service principal id
 
 
 def _quote(value: str) -> str:
@@ -104,8 +112,37 @@ class Grant:
     created_at: datetime | None  # None when Graph gave no usable time
 
 
+def _app_role_grants(client: GraphClient, privilege: Privilege) -> list[Grant]:
+    """The principal's own grants of this permission on this API (one short listing: what a
+    principal holds, not everything granted on the API)."""
+    path = f"servicePrincipals/{quote(privilege.principal_id, safe='')}/appRoleAssignments"
+    return [
+        Grant(
+            text(row.get("id"), 256),
+            "",
+            graph_datetime(row.get("createdDateTime")),
+        )
+        for page in client.iter_pages(path)
+        for row in page
+        if isinstance(row, dict)
+        and str(row.get("resourceId") or "") == privilege.resource_id
+        and str(row.get("appRoleId") or "") == privilege.role_id
+    ]
+
+
+def _still_granted(client: GraphClient, privilege: Privilege) -> bool:
+    """True while the principal still lists this very appRoleAssignment (replication lag)."""
+    try:
+        grants = _app_role_grants(client, privilege)
+    except GraphNotFound:  # the principal itself is gone, and its grants with it
+        return False
+    return any(g.assignment_id == privilege.role_assignment_id for g in grants)
+
+
 def current_grants(client: GraphClient, privilege: Privilege) -> list[Grant]:
     """What Graph lists now for this principal, role, scope and kind (GETs only)."""
+    if privilege.kind == APP_PERMISSION:
+        return _app_role_grants(client, privilege)
     if privilege.kind == "active":
         return [
             Grant(
@@ -140,8 +177,39 @@ def assignment_exists(client: GraphClient, role_assignment_id: str) -> bool:
     return True
 
 
+def remove_app_permission(client: GraphClient, resource_id: str, assignment_id: str) -> str:
+    """DELETE one application permission grant by its appRoleAssignment id; REMOVED, or
+    ALREADY_GONE on 404 (Request_ResourceNotFound). Throttling and 5xx are retried by the
+    client; anything else raises GraphError. Only this id can be removed: a re-grant made
+    since the decision has another id and is left in place."""
+    if not resource_id or not assignment_id:
+        raise RemovalImpossible(
+            "No appRoleAssignment id or resource was recorded for this permission: remove it "
+            "in Entra ID.",
+            code="NoAppRoleAssignmentId",
+        )
+    path = (
+        f"servicePrincipals/{quote(resource_id, safe='')}/appRoleAssignedTo/"
+        f"{quote(assignment_id, safe='')}"
+    )
+    try:
+        client.delete(path)
+    except GraphNotFound:
+        return ALREADY_GONE
+    return REMOVED
+
+
 def remove(client: GraphClient, privilege: Privilege, justification: str) -> str:
     """Send the one removal request; REMOVED or ALREADY_GONE, else GraphError."""
+    if privilege.kind == APP_PERMISSION:
+        result = remove_app_permission(client, privilege.resource_id, privilege.role_assignment_id)
+        if result == ALREADY_GONE and _still_granted(client, privilege):
+            raise RemovalUnconfirmed(
+                "Graph answered 404 to the removal but still lists the permission grant.",
+                status=404,
+                code="Request_ResourceNotFound",
+            )
+        return result
     if privilege.kind == "active" and privilege.granted_via == "direct":
         if not privilege.role_assignment_id:
             raise RemovalImpossible(

@@ -23,6 +23,7 @@ from ..models import (
     Cycle,
     ReviewItem,
 )
+from ..privileges import APP_PERMISSION, item_label, privilege_label
 from .common import APPLY_REVOCATION, SEND_FAILURE_NOTICE, ReviewError, _tenant_id
 
 if TYPE_CHECKING:
@@ -126,6 +127,40 @@ def privilege_of(item: ReviewItem) -> Privilege:
         role_id=item.role_object_id,
         directory_scope_id=item.directory_scope_id,
         role_assignment_id=item.role_assignment_id,
+        resource_id=item.resource_object_id,
+    )
+
+
+def _privilege_facts(item: ReviewItem) -> dict:
+    """What an audit event says about the privilege: a permission's name, API and tier."""
+    facts: dict = {"privilege": item.role_name, "tier": item.tier}
+    if item.privilege_type == APP_PERMISSION:
+        facts["api"] = item.resource_name
+        facts["app_role_assignment_id"] = item.role_assignment_id
+    return facts
+
+
+def _todo_text(item: ReviewItem) -> str:
+    """The exact thing an admin removes by hand in a read-only deployment."""
+    if item.privilege_type == APP_PERMISSION:
+        return (
+            f"Read-only deployment: remove the application permission {item.role_name} "
+            f"({item.resource_name or item.resource_object_id}) from {item.principal_name} in "
+            "Entra ID (Enterprise applications, the app, Permissions): appRoleAssignment "
+            f"{item.role_assignment_id} on service principal {item.resource_object_id}."
+        )
+    return "Read-only deployment: remove this assignment in Entra ID."
+
+
+def _forbidden_text(item: ReviewItem) -> str:
+    if item.privilege_type == APP_PERMISSION:
+        return (
+            "The app may not remove application permissions (read-only permissions): remove "
+            "it in Entra ID, or grant AppRoleAssignment.ReadWrite.All and retry. "
+        )
+    return (
+        "The app may not remove role assignments (read-only permissions): remove it in "
+        "Entra ID, or grant RoleManagement.ReadWrite.Directory and retry. "
     )
 
 
@@ -151,6 +186,11 @@ def apply_item(
     landed (a worker killed mid-request, a timeout) and the privilege may have been granted
     again since, under the same id; only the grant that was decided is ever removed. Returns
     what became of the item; RETRY means the caller should run it again later.
+
+    An application permission is removed by its appRoleAssignment id alone. A re-grant between
+    the decision and the apply is a new appRoleAssignment with a new id, so the DELETE of the
+    reviewed id can never remove it: Graph answers 404, the item is "already gone" and the new
+    grant stays for the next review to decide on.
     """
     if not claim_item(item_id):
         return None
@@ -185,6 +225,9 @@ def apply_item(
 def _recheck(item: ReviewItem, grants: list[Grant]) -> tuple[str | None, dict | None]:
     """Before a retry sends anything: (None, None) to send the removal (the decided grant is
     still there), else what became of the item and the evidence for its audit event."""
+    if item.privilege_type == APP_PERMISSION:
+        # Known by its id: another grant of the same permission is not the one decided.
+        grants = [g for g in grants if g.assignment_id == item.role_assignment_id]
     if not grants:
         return (CONFIRMED if item.removal_sent_at else ALREADY_GONE), None
     revoked_at = item.revoked_at()
@@ -245,10 +288,10 @@ def _record_apply_result(
         "object_type": "assignment",
         "object_id": str(item.assignment_id),
     }
-    label = f"{item.principal_name} · {item.role_name}"
+    label = f"{item.principal_name} · {item_label(item)}"
     if error is None and result == TODO:
         item.apply_status = ApplyStatus.MANUAL
-        item.apply_error = "Read-only deployment: remove this assignment in Entra ID."
+        item.apply_error = _todo_text(item)
         outcome, action = TODO, "reviews.removal.todo"
     elif error is None and result == REGRANTED:
         item.apply_status = ApplyStatus.REGRANTED
@@ -282,10 +325,7 @@ def _record_apply_result(
     elif error.status == 403:
         item.apply_status = ApplyStatus.MANUAL
         item.apply_error_code = error.code[:128]
-        item.apply_error = (
-            "The app may not remove role assignments (read-only permissions): remove it in "
-            "Entra ID, or grant RoleManagement.ReadWrite.Directory and retry. " + str(error)
-        )
+        item.apply_error = _forbidden_text(item) + str(error)
         item.apply_request_id = error.request_id[:128]
         outcome, action = TODO, "reviews.removal.todo"
     elif error.is_transient and item.apply_attempts < max_attempts:
@@ -320,6 +360,7 @@ def _record_apply_result(
             "attempt": item.apply_attempts,
             "error_code": item.apply_error_code,
             "request_id": item.apply_request_id,
+            **_privilege_facts(item),
             **({"confirmed_on_retry": True} if result == CONFIRMED else {}),
             **(evidence or {}),
         },
@@ -376,11 +417,14 @@ def _audit_requeued(item_ids: list[int]) -> None:
     rows = ReviewItem.objects.filter(pk__in=item_ids).values(
         "pk", "cycle_id", "cycle__campaign_id", "cycle__campaign__tenant__tenant_id",
         "assignment_id", "principal_name", "role_name", "apply_attempts",
+        "privilege_type", "resource_name", "tier",
     )  # fmt: skip
     audit.record_many(
         audit.event(
             "reviews.removal.requeued",
-            summary=f"{r['principal_name']} · {r['role_name']}: its worker stopped; queued again",
+            summary=f"{r['principal_name']} · "
+            f"{privilege_label(r['role_name'], r['privilege_type'], r['resource_name'], r['tier'])}"
+            ": its worker stopped; queued again",
             tenant_id=r["cycle__campaign__tenant__tenant_id"],
             campaign_id=r["cycle__campaign_id"],
             cycle_id=r["cycle_id"],
@@ -414,7 +458,7 @@ def _fail_stalled(item_id: int, now: datetime, after: timedelta) -> None:
     cycle = item.cycle
     audit.record(
         "reviews.removal.failed",
-        summary=f"{item.principal_name} · {item.role_name}: Failed (WorkerLost)",
+        summary=f"{item.principal_name} · {item_label(item)}: Failed (WorkerLost)",
         tenant_id=_tenant_id(cycle.campaign),
         campaign_id=cycle.campaign_id,
         cycle_id=cycle.pk,
@@ -426,6 +470,7 @@ def _fail_stalled(item_id: int, now: datetime, after: timedelta) -> None:
             "apply_status": ApplyStatus.FAILED,
             "attempt": item.apply_attempts,
             "error_code": item.apply_error_code,
+            **_privilege_facts(item),
         },
     )
     Cycle.objects.select_for_update().filter(pk=cycle.pk).first()

@@ -27,11 +27,15 @@ CYCLE_SETTINGS = (
     "reminder_days",
     "invitation_text",
     "reviewer_mode",
+    "privileges",
+    "max_tier",
 )
 CAMPAIGN_FIELDS = (
     "name",
     "description",
     "role_scope",
+    "privileges",
+    "max_tier",
     "kinds",
     "principal_types",
     "reviewer_mode",

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, Q, Value, When
 from django.utils import timezone
 
 from accounts.people import user_owners, users_for_entra
-from identities.models import Assignment, ServicePrincipal
+from identities.models import Assignment, RoleDefinition, ServicePrincipal
 from outbox import services as outbox
 
 from .. import audit, emails, schedule
@@ -24,6 +24,7 @@ from ..models import (
     Recommendation,
     ReviewItem,
 )
+from ..privileges import privilege_label
 from ..recommend import recommend
 from .apply import request_apply
 from .campaigns import _next_start
@@ -43,16 +44,32 @@ if TYPE_CHECKING:
 
 
 def _in_scope(campaign: Campaign) -> QuerySet[Assignment]:
+    """The current assignments the campaign reviews: directory roles (active, eligible or
+    both) and application permissions, as the campaign's privileges, tier and chosen
+    privileges say. A tier limit leaves out what the classification does not know."""
     assignments = Assignment.objects.current().filter(
         tenant=campaign.tenant, role__is_privileged=True, principal__deleted_at__isnull=True
     )
     if campaign.role_scope == Campaign.RoleScope.SELECTED:
         assignments = assignments.filter(role__in=campaign.roles.all())
+    roles = Q(role__privilege_type=RoleDefinition.PrivilegeType.ROLE)
     if campaign.kinds != Campaign.Kinds.BOTH:
-        assignments = assignments.filter(kind=campaign.kinds)
+        roles &= Q(kind=campaign.kinds)
+    permissions = Q(
+        role__privilege_type=RoleDefinition.PrivilegeType.APP_PERMISSION,
+        kind=Assignment.Kind.APP_PERMISSION,
+    )
+    if campaign.privileges == Campaign.Privileges.ROLES:
+        assignments = assignments.filter(roles)
+    elif campaign.privileges == Campaign.Privileges.PERMISSIONS:
+        assignments = assignments.filter(permissions)
+    else:
+        assignments = assignments.filter(roles | permissions)
+    if campaign.max_tier is not None:
+        assignments = assignments.filter(role__tier__lte=campaign.max_tier)
     if campaign.principal_types:
         assignments = assignments.filter(principal__sp_type__in=campaign.principal_types)
-    return assignments.select_related("principal", "role").order_by("pk")
+    return assignments.select_related("principal__application", "role").order_by("pk")
 
 
 def _first_reminder(cycle: Cycle, reminder_days: list[int], now: datetime) -> datetime | None:
@@ -113,7 +130,16 @@ def start_cycle(
     items = []
     for a in assignments:
         principal = a.principal
-        rec, reason = recommend(principal, now, campaign.lookback_days)
+        role = a.role
+        rec, reason = recommend(
+            principal,
+            now,
+            campaign.lookback_days,
+            tier=role.tier,
+            privilege=privilege_label(
+                role.display_name, role.privilege_type, role.resource_name, role.tier
+            ),
+        )
         items.append(
             ReviewItem(
                 cycle=cycle,
@@ -123,15 +149,20 @@ def start_cycle(
                 principal_app_id=principal.app_id,
                 principal_name=principal.display_name,
                 principal_type=principal.sp_type,
-                role_object_id=a.role.object_id,
-                role_name=a.role.display_name,
+                privilege_type=role.privilege_type,
+                role_object_id=role.object_id,
+                role_name=role.display_name,
+                resource_object_id=role.resource_object_id,
+                resource_name=role.resource_name,
+                tier=role.tier,
+                tier_reason=role.tier_reason,
                 directory_scope_id=a.directory_scope_id,
                 kind=a.kind,
                 granted_via=a.granted_via,
                 role_assignment_id=a.role_assignment_id,
                 schedule_id=a.schedule_id,
                 recommendation=rec,
-                recommendation_reason=reason,
+                recommendation_reason=reason[:512],
             )
         )
     # No batch size: one INSERT on PostgreSQL whatever the count (Django batches for SQLite).

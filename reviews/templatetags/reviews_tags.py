@@ -36,3 +36,12 @@ def percent(part: int | None, whole: int | None) -> int:
     if not whole:
         return 0
     return int(100 * (part or 0) / whole)
+
+
+_TIER_BADGES = {0: "badge-danger", 1: "badge-warning", 2: "badge-info"}
+
+
+@register.filter
+def tier_badge_class(tier: int | None) -> str:
+    """The badge colour of a tier: Tier 0 reads as danger; unclassified as neutral."""
+    return _TIER_BADGES.get(tier, "badge-neutral") if tier is not None else "badge-neutral"

@@ -23,6 +23,7 @@ from ..models import (
     Campaign,
     Cycle,
 )
+from ..privileges import campaign_scope, definition_choice_label
 from .common import (
     CYCLES_PER_PAGE,
     _campaign_for_reader,
@@ -125,10 +126,13 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.GET.get("page")
     )
     shown = [cycle.pk for cycle in cycles_page.object_list]
+    chosen = campaign.roles.order_by("-privilege_type", "resource_name", "display_name")
+    labels = [definition_choice_label(r) for r in chosen]
     context = {
         "nav": "campaigns",
         "campaign": campaign,
-        "roles": list(campaign.roles.order_by("display_name")),
+        "role_labels": labels,
+        "scope": campaign_scope(campaign, labels),
         "reviewers": list(campaign.reviewers.select_related("entra").order_by("username")),
         "cycles": list(_progress(Cycle.objects.filter(pk__in=shown)).order_by("-number")),
         "cycles_page": cycles_page,

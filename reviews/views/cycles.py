@@ -30,6 +30,7 @@ from ..models import (
     ItemReviewer,
     Outcome,
 )
+from ..privileges import campaign_scope, definition_choice_label
 from .common import (
     DECIDED,
     NEEDS_ATTENTION,
@@ -75,7 +76,10 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         failed=Count("pk", filter=Q(apply_status__in=NEEDS_ATTENTION)),
         regranted=Count("pk", filter=Q(apply_status=ApplyStatus.REGRANTED)),
+        permissions=Count("pk", filter=Q(privilege_type="app_permission")),
+        tier0=Count("pk", filter=Q(tier=0)),
     )
+    counts["roles"] = counts["total"] - counts["permissions"]
     counts["decided"] = counts["total"] - counts["pending"]
     cycle.attention = counts["failed"]
     # A page of reviewers at a time: a cycle of 20,000 items can have thousands of them.
@@ -113,8 +117,28 @@ def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "default_label": Campaign.Default(cycle.setting("default_decision")).label,
         "can_apply": cycle.is_closed and counts["waiting"] > 0,
         "can_retry": counts["failed"] > 0,
+        "scope": campaign_scope(cycle, _chosen_labels(cycle)),
+        "attention_items": list(
+            cycle.items.filter(apply_status__in=NEEDS_ATTENTION).order_by(
+                "principal_name", "role_name", "pk"
+            )[:ATTENTION_SHOWN]
+        )
+        if counts["failed"]
+        else [],
     }
     return render(request, "reviews/cycle_detail.html", context)
+
+
+# Removals to look at, listed by name on the cycle page (the results page has them all).
+ATTENTION_SHOWN = 20
+
+
+def _chosen_labels(cycle: Cycle) -> list[str]:
+    """The campaign's chosen privileges (today's list: the cycle did not freeze it)."""
+    if cycle.setting("role_scope") != Campaign.RoleScope.SELECTED:
+        return []
+    chosen = cycle.campaign.roles.order_by("-privilege_type", "resource_name", "display_name")
+    return [definition_choice_label(r) for r in chosen]
 
 
 def _cycle_action(

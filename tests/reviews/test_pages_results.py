@@ -250,6 +250,10 @@ def test_results_csv_has_the_auditor_columns(world):
         "role",
         "scope",
         "kind",
+        "privilege type",
+        "API",
+        "tier",
+        "tier reason",
         "recommendation",
         "decision",
         "justification",
@@ -311,7 +315,7 @@ def test_results_csv_defuses_formulas(db):
     names = {row[0] for row in rows[1:]}
     assert '\'=HYPERLINK("http://evil.example")' in names
     assert HOSTILE in names  # plain text in a CSV; only a spreadsheet formula is dangerous
-    justifications = {row[8] for row in rows[1:]}
+    justifications = {row[rows[0].index("justification")] for row in rows[1:]}
     assert f"'@SUM(1) {HOSTILE}" in justifications
 
 
