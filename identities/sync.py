@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,21 +37,25 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .bulk import record_sign_ins, upsert
-from .graph import GraphClient, GraphConfigError, GraphError
+from .graph import GraphClient, GraphConfigError, GraphError, GraphForbidden
 from .graph.directory import (
     ACTIVE_ASSIGNMENTS,
+    APP_PERMISSION_GRANTS,
     ASSIGNMENT_SOURCES,
+    DEFAULT_ACCESS_ROLE_ID,
     GET_BY_IDS_LIMIT,
     SERVICE_PRINCIPAL_TYPE,
+    AppRegistration,
     AssignmentSource,
     Directory,
 )
 from .graph.values import graph_datetime, object_id, text
-from .models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
+from .models import Application, Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
 from .pipeline import map_ahead, read_ahead
 from .privileged_roles import PRIVILEGED_TEMPLATE_IDS
 from .services import request_sync
 from .signals import assignments_reappeared, assignments_removed
+from .tiers import Tier, classification
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +74,21 @@ PRINCIPAL_DETAIL_FIELDS = (
     "next_credential_expiry",
     "owners",
     "owner_count",
+    "application",
+    "application_state",
     "deleted_at",
 )
+APPLICATION_FIELDS = (
+    "app_id",
+    "display_name",
+    "owners",
+    "owner_count",
+    "credentials",
+    "next_credential_expiry",
+    "federated_credentials",
+    "deleted_at",
+)
+GRANT_FIELDS = ("granted_via", "role_assignment_id", "starts_at")
 SCHEDULE_FIELDS = (
     "granted_via",
     "schedule_id",
@@ -368,21 +386,153 @@ def _owner(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _next_expiry(credentials: list[dict[str, Any]], now: datetime) -> datetime | None:
+    upcoming = [c["end"] for c in credentials if c["end"] and c["end"] >= now.isoformat()]
+    return graph_datetime(min(upcoming)) if upcoming else None
+
+
 def _principal_detail_row(
     tenant: Tenant, obj: dict[str, Any], owners: list[dict[str, Any]], now: datetime
 ) -> dict[str, Any]:
     row = _principal_basic_row(tenant, obj, now)
     credentials = _credentials(obj)
-    upcoming = [c["end"] for c in credentials if c["end"] and c["end"] >= now.isoformat()]
     owner_rows = [_owner(o) for o in owners if object_id(o.get("id"))][:100]
     row.update(
         credentials=credentials,
-        next_credential_expiry=graph_datetime(min(upcoming)) if upcoming else None,
+        next_credential_expiry=_next_expiry(credentials, now),
         owners=owner_rows,
         owner_count=len(owner_rows),
         details_synced_at=now,
     )
     return row
+
+
+def _federated(item: dict[str, Any]) -> dict[str, Any]:
+    """A federated identity credential: who (issuer + subject or pattern) may sign in as the app."""
+    audiences = item.get("audiences")
+    # beta: {"value": "claims['sub'] matches 'repo:org/*'", "languageVersion": 1}
+    expression = item.get("claimsMatchingExpression")
+    if isinstance(expression, dict):
+        expression = expression.get("value")
+    return {
+        "id": text(item.get("id"), 64),
+        "name": text(item.get("name"), 256),
+        "issuer": text(item.get("issuer"), 1024),
+        "subject": text(item.get("subject"), 1024),
+        "audiences": [text(a, 256) for a in audiences if isinstance(a, str)][:20]
+        if isinstance(audiences, list)
+        else [],
+        "description": text(item.get("description"), 1024),
+        "claimsMatchingExpression": text(expression, 1024),
+    }
+
+
+def _application_row(tenant: Tenant, found: AppRegistration, now: datetime) -> dict[str, Any]:
+    obj = found.application
+    credentials = _credentials(obj)
+    owners = [_owner(o) for o in found.owners if object_id(o.get("id"))][:100]
+    return {
+        "tenant": tenant.pk,
+        "object_id": obj["id"],
+        "app_id": text(obj.get("appId"), 64),
+        "display_name": text(obj.get("displayName"), 1024),
+        "owners": owners,
+        "owner_count": len(owners),
+        "credentials": credentials,
+        "next_credential_expiry": _next_expiry(credentials, now),
+        "federated_credentials": [_federated(c) for c in found.federated][:100],
+        "deleted_at": None,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+def _has_registration(tenant: Tenant, obj: dict[str, Any]) -> bool:
+    """Whether the principal's app registration lives in this tenant (so it can be read)."""
+    home = obj.get("appOwnerOrganizationId")
+    return (
+        obj.get("servicePrincipalType") == ServicePrincipal.Type.APPLICATION
+        and isinstance(home, str)
+        and home.lower() == tenant.tenant_id.lower()
+        and object_id(obj.get("appId")) is not None
+    )
+
+
+def _tier_fields(tier: Tier | None) -> dict[str, Any]:
+    if tier is None:
+        return {"tier": None, "tier_reason": "", "tier_source": ""}
+    return {
+        "tier": tier.tier,
+        "tier_reason": text(tier.why, 512),
+        "tier_source": text(tier.source, 256),
+    }
+
+
+@dataclass
+class PrincipalDetails:
+    """One batch of principals as Graph answered: objects and owners by principal id, app
+    registrations by appId (None: not in this tenant; the dict None: the read was refused)."""
+
+    found: dict[str, dict[str, Any]]
+    owners: dict[str, list[dict[str, Any]]]
+    registrations: dict[str, AppRegistration | None] | None = field(default_factory=dict)
+
+
+@dataclass
+class ResourceApi:
+    """A monitored resource API as this run read it: its principal and its permissions."""
+
+    object_id: str
+    app_id: str
+    name: str
+    permissions: dict[str, int] = field(default_factory=dict)  # appRole id → definition pk
+
+
+def _permission_definition(
+    tenant: Tenant, resource: ResourceApi, role: dict[str, Any], run_id: int
+) -> RoleDefinition:
+    value = text(role.get("value"), 256)
+    tier = classification().permission(resource.app_id, role["id"], value)
+    return RoleDefinition(
+        tenant=tenant,
+        privilege_type=RoleDefinition.PrivilegeType.APP_PERMISSION,
+        object_id=role["id"],
+        resource_object_id=resource.object_id,
+        resource_app_id=resource.app_id,
+        resource_name=resource.name,
+        value=value,
+        display_name=value or role["id"],
+        description=text(role.get("displayName") or role.get("description"), 4000),
+        template_id="",
+        is_built_in=True,
+        is_enabled=role.get("isEnabled") is not False,
+        is_privileged=True,
+        privileged_source="",
+        last_seen_run=run_id,
+        **_tier_fields(tier),
+    )
+
+
+def _grant_row(
+    tenant: Tenant, item: dict[str, Any], principal_pk: int, role_pk: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "tenant": tenant.pk,
+        "principal": principal_pk,
+        "role": role_pk,
+        "directory_scope_id": "/",
+        "kind": APP_PERMISSION_GRANTS.kind,
+        "granted_via": APP_PERMISSION_GRANTS.granted_via,
+        "role_assignment_id": item["id"],
+        "schedule_id": "",
+        "assignment_type": "",
+        "member_type": "",
+        "starts_at": graph_datetime(item.get("createdDateTime")),
+        "expires_at": None,
+        "removed_at": None,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
 
 
 def _assignment_row(
@@ -441,7 +591,11 @@ class TenantSync:
         self._last_progress = 0.0
         self.notes: list[str] = []
         self.heartbeat = Heartbeat(run.pk, self.heartbeat_interval())
+        # Keys of listed rows that could not be read, and how many such rows there were (a
+        # grant of a permission the mirror never had leaves no key, but still counts).
         self.unreadable_keys: list[tuple[str, int, str, str]] = []
+        self.unreadable_rows = 0
+        self.registrations_refused = False
 
     @staticmethod
     def heartbeat_interval() -> float:
@@ -513,7 +667,10 @@ class TenantSync:
             try:
                 with relaxed_commits():
                     roles = self.sync_roles()
+                    resources = self.sync_permission_definitions()
                     self.sync_assignments(roles)
+                    self.sync_app_permissions(resources)
+                    self._keep_unreadable()
                     self.sync_principal_details()
                     self.sync_sign_ins()
                 self.finish()
@@ -545,6 +702,7 @@ class TenantSync:
         rows = []
         for d in definitions:
             template_id = text(d.get("templateId"), 64)
+            tier = classification().role(template_id or d["id"])
             is_privileged = (
                 d["id"] in flagged
                 if flagged is not None
@@ -562,6 +720,7 @@ class TenantSync:
                     is_privileged=is_privileged,
                     privileged_source=source,
                     last_seen_run=run_id,
+                    **_tier_fields(tier),
                 )
             )
         with self._fenced():
@@ -588,10 +747,96 @@ class TenantSync:
                 "is_enabled",
                 "is_privileged",
                 "privileged_source",
+                "tier",
+                "tier_reason",
+                "tier_source",
                 "last_seen_run",
             ],
             batch_size=1000,
         )
+
+    def sync_permission_definitions(self) -> dict[str, ResourceApi]:
+        """Upsert the permissions (appRoles) of each monitored resource API; return them by the
+        resource principal's id.
+
+        A resource API without a principal in this tenant (404: e.g. no Exchange Online) is
+        skipped and noted. Nobody can hold its permissions, so its grants in the mirror, if any,
+        are no longer listed and the sweep removes them like any other unlisted privilege,
+        behind the same guard: a share of the mirror above SYNC_MAX_SWEEP_SHARE waits for a
+        second complete read, so a resource that only seemed gone for one run removes nothing.
+        Any other failure to read a resource (403, 5xx after retries) fails the run.
+        """
+        self._progress("reading permission definitions")
+        run_id = self.run_row.pk
+        resources: dict[str, ResourceApi] = {}
+        rows: list[RoleDefinition] = []
+        missing: list[str] = []
+        for app_id in settings.APP_PERMISSION_RESOURCES:
+            found = self.directory.resource_principal(app_id)
+            if found is None:
+                missing.append(app_id)
+                continue
+            resource_id = object_id(found.get("id"))
+            if resource_id is None:
+                raise UnreadableRow(APP_PERMISSION_GRANTS, found, f"resource {app_id} has no id")
+            resource = ResourceApi(
+                object_id=resource_id,
+                app_id=(object_id(found.get("appId")) or app_id).lower(),
+                name=text(found.get("displayName"), 256),
+            )
+            resources[resource_id] = resource
+            app_roles = found.get("appRoles")
+            for role in app_roles if isinstance(app_roles, list) else []:
+                if not isinstance(role, dict) or object_id(role.get("id")) is None:
+                    continue
+                if role["id"] == DEFAULT_ACCESS_ROLE_ID:
+                    continue
+                rows.append(_permission_definition(self.tenant, resource, role, run_id))
+        if missing:
+            self.notes.append(
+                f"No service principal in this tenant for the resource API"
+                f"{'s' if len(missing) != 1 else ''} {', '.join(missing)}: skipped (nobody can "
+                "hold its permissions)."
+            )
+        with self._fenced():
+            self._write_permission_definitions(rows)
+        self._load_permissions(resources.values())
+        return resources
+
+    @staticmethod
+    def _write_permission_definitions(rows: list[RoleDefinition]) -> None:
+        RoleDefinition.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["tenant", "resource_object_id", "object_id"],
+            update_fields=[
+                "privilege_type",
+                "resource_app_id",
+                "resource_name",
+                "value",
+                "display_name",
+                "description",
+                "is_enabled",
+                "is_privileged",
+                "tier",
+                "tier_reason",
+                "tier_source",
+                "last_seen_run",
+            ],
+            batch_size=1000,
+        )
+
+    def _load_permissions(self, resources: Iterable[ResourceApi]) -> None:
+        """Every known permission of these resources, including ones first met on a grant."""
+        by_id = {r.object_id: r for r in resources}
+        if not by_id:
+            return
+        for resource_id, role_id, pk in RoleDefinition.objects.filter(
+            tenant=self.tenant,
+            privilege_type=RoleDefinition.PrivilegeType.APP_PERMISSION,
+            resource_object_id__in=list(by_id),
+        ).values_list("resource_object_id", "object_id", "pk"):
+            by_id[resource_id].permissions[role_id] = pk
 
     def sync_assignments(self, roles: dict[str, int]) -> None:
         for source in ASSIGNMENT_SOURCES:
@@ -599,7 +844,6 @@ class TenantSync:
             for page in read_ahead(self.directory.assignment_pages(source, roles)):
                 self._write_assignment_page(source, page, roles)
                 self._progress()
-        self._keep_unreadable()
 
     def _readable_rows(
         self, source: AssignmentSource, page: list[Any], roles: dict[str, int]
@@ -644,6 +888,7 @@ class TenantSync:
                     raise UnreadableRow(source, item, "no readable principal or principalId")
                 key = (principal_id, roles[role_id], text(scope, 256) or "/", source.kind)
                 self.unreadable_keys.append(key)
+                self.unreadable_rows += 1
                 continue
             wanted.append(item)
         return wanted
@@ -651,7 +896,7 @@ class TenantSync:
     def _keep_unreadable(self) -> None:
         """Mark the mirror's assignments behind unreadable rows as seen, and say so on the run."""
         keys = sorted(set(self.unreadable_keys))
-        if not keys:
+        if not self.unreadable_rows:
             return
         kept = 0
         for start in range(0, len(keys), 500):
@@ -669,7 +914,7 @@ class TenantSync:
                     .filter(match)
                     .update(last_seen_run=self.run_row.pk)
                 )
-        count = len(self.unreadable_keys)
+        count = self.unreadable_rows
         self.run_row.rows_unreadable = count
         self.notes.append(
             f"{count} listed row{'s' if count != 1 else ''} could not be read (principal missing "
@@ -731,6 +976,127 @@ class TenantSync:
             )
         self.run_row.assignments_seen += len(rows)
 
+    # application permissions ------------------------------------------------------------------
+
+    def sync_app_permissions(self, resources: dict[str, ResourceApi]) -> None:
+        """Every grant of each resource's permissions to a service principal, page by page.
+
+        A listing that fails (after the client's retries) fails the run: nothing is swept, so
+        no grant of that resource is ever taken as removed from a partial read.
+        """
+        for resource in resources.values():
+            self._progress("reading application permissions")
+            for page in read_ahead(self.directory.app_role_grant_pages(resource.object_id)):
+                self._write_grant_page(resource, page)
+                self._progress()
+
+    def _readable_grants(self, resource: ResourceApi, page: list[Any]) -> list[dict[str, Any]]:
+        """The page's grants to service principals; users, groups and default access skipped.
+
+        The same rules as `_readable_rows`: a grant whose holder cannot be identified (no
+        principalType, an id or principalId that is not one) is never taken as absent. With a
+        readable key (principalId, appRoleId) the mirror's grant with that key is kept as seen
+        and counted; without one (not an object, appRoleId not an id, no principalId) the run
+        fails with UnreadableRow.
+        """
+        wanted: list[dict[str, Any]] = []
+        for item in page:
+            if not isinstance(item, dict):
+                raise UnreadableRow(APP_PERMISSION_GRANTS, item, "not an object")
+            role_id = object_id(item.get("appRoleId"))
+            if role_id is None:
+                raise UnreadableRow(APP_PERMISSION_GRANTS, item, "appRoleId is not an id")
+            principal_type = item.get("principalType")
+            if isinstance(principal_type, str) and principal_type != "ServicePrincipal":
+                continue  # users and groups are not service principals
+            if role_id == DEFAULT_ACCESS_ROLE_ID:
+                continue  # default access: no permission
+            principal_id = object_id(item.get("principalId"))
+            if (
+                not isinstance(principal_type, str)
+                or principal_id is None
+                or not object_id(item.get("id"))
+            ):
+                if principal_id is None:
+                    raise UnreadableRow(APP_PERMISSION_GRANTS, item, "no readable principalId")
+                role_pk = resource.permissions.get(role_id)
+                if role_pk is not None:
+                    key = (principal_id, role_pk, "/", APP_PERMISSION_GRANTS.kind)
+                    self.unreadable_keys.append(key)
+                self.unreadable_rows += 1
+                continue
+            wanted.append(item)
+        return wanted
+
+    def _add_unknown_permissions(self, resource: ResourceApi, role_ids: set[str]) -> None:
+        """Grants of an appRoleId the resource does not list: a definition named by the id, so
+        the grant is still mirrored and reviewed (called inside a fenced write)."""
+        run_id = self.run_row.pk
+        self._write_permission_definitions(
+            [
+                _permission_definition(self.tenant, resource, {"id": role_id}, run_id)
+                for role_id in sorted(role_ids)
+            ]
+        )
+        self._load_permissions([resource])
+
+    def _write_grant_page(self, resource: ResourceApi, page: list[Any]) -> None:
+        now = timezone.now()
+        run_id = self.run_row.pk
+        wanted = self._readable_grants(resource, page)
+        if not wanted:
+            return
+        principals: dict[str, dict[str, Any]] = {}
+        for item in wanted:
+            principals.setdefault(
+                item["principalId"],
+                {
+                    "tenant": self.tenant.pk,
+                    "object_id": item["principalId"],
+                    "display_name": text(item.get("principalDisplayName"), 1024),
+                    "deleted_at": None,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                },
+            )
+        unknown = {item["appRoleId"] for item in wanted} - resource.permissions.keys()
+        with self._fenced():
+            if unknown:
+                self._add_unknown_permissions(resource, unknown)
+            returned = upsert(
+                ServicePrincipal,
+                list(principals.values()),
+                conflict=("tenant", "object_id"),
+                update=("last_seen_at", "deleted_at"),
+                compare=("deleted_at",),
+                run_id=run_id,
+                returning=("object_id", "id"),
+            )
+            principal_pk = {r[0]: r[1] for r in returned}
+            rows: dict[tuple, dict[str, Any]] = {}
+            for item in wanted:
+                row = _grant_row(
+                    self.tenant,
+                    item,
+                    principal_pk[item["principalId"]],
+                    resource.permissions[item["appRoleId"]],
+                    now,
+                )
+                rows.setdefault((row["principal"], row["role"]), row)
+            update = (*GRANT_FIELDS, "removed_at", "last_seen_at")
+            upsert(
+                Assignment,
+                list(rows.values()),
+                conflict=("tenant", "principal", "role", "directory_scope_id", "kind"),
+                update=update,
+                compare=(*GRANT_FIELDS, "removed_at"),
+                run_id=run_id,
+                mark_reappeared=True,
+            )
+        self.run_row.assignments_seen += len(rows)
+
+    # principal details -------------------------------------------------------------------------
+
     def _principals_seen(self) -> Iterable[list[tuple[int, str]]]:
         """This run's principals in keyset-ordered batches of getByIds' limit (streamed)."""
         last_pk = 0
@@ -747,10 +1113,10 @@ class TenantSync:
             yield batch
             last_pk = batch[-1][0]
 
-    def _principal_details(
-        self, batch: list[tuple[int, str]]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-        """Graph only (runs on the read-ahead thread): current objects and their owners."""
+    def _principal_details(self, batch: list[tuple[int, str]]) -> PrincipalDetails:
+        """Graph only (runs on the read-ahead thread): current objects, their owners, and the
+        app registrations (with owners and federated credentials) of those whose home is this
+        tenant. A refused registration read (403) leaves `registrations` None."""
         if self.heartbeat.lost.is_set():
             raise LockLost  # taken for dead: read no more of Graph
         ids = [object_id_ for _, object_id_ in batch]
@@ -760,16 +1126,99 @@ class TenantSync:
             for o in self.directory.service_principals(ids)
             if object_id(o.get("id")) and o["id"] in wanted
         }
-        return found, self.directory.owners_of(list(found))
+        details = PrincipalDetails(found, self.directory.owners_of(list(found)))
+        app_ids = sorted({o["appId"] for o in found.values() if _has_registration(self.tenant, o)})
+        if self.registrations_refused:
+            details.registrations = None
+        elif app_ids:
+            try:
+                details.registrations = self.directory.app_registrations_of(app_ids)
+            except GraphForbidden as exc:
+                details.registrations = None
+                self.registrations_refused = True
+                self.notes.append(
+                    f"App registrations could not be read (Graph answered {exc.status} "
+                    f"{exc.code or 'without an error code'}; Application.Read.All covers them): "
+                    "their owners, credentials and federated credentials are marked unreadable "
+                    "and the mirror keeps what it had."
+                )
+        return details
+
+    def _write_applications(
+        self, details: PrincipalDetails, batch: list[tuple[int, str]], now: datetime
+    ) -> dict[str, tuple[int | None, datetime | None]]:
+        """Upsert the batch's app registrations (inside the page's fenced write); return, by
+        appId, the Application pk and its next credential expiry. When the reads were refused,
+        the links the mirror already had are returned unchanged instead."""
+        if details.registrations is None:
+            linked = ServicePrincipal.objects.filter(pk__in=[pk for pk, _ in batch]).exclude(
+                application=None
+            )
+            return {
+                app_id: (pk, expiry)
+                for app_id, pk, expiry in linked.values_list(
+                    "app_id", "application_id", "application__next_credential_expiry"
+                )
+            }
+        rows = {
+            found.application["id"]: _application_row(self.tenant, found, now)
+            for found in details.registrations.values()
+            if found is not None
+        }
+        returned = upsert(
+            Application,
+            list(rows.values()),
+            conflict=("tenant", "object_id"),
+            update=(*APPLICATION_FIELDS, "last_seen_at"),
+            compare=APPLICATION_FIELDS,
+            run_id=self.run_row.pk,
+            returning=("object_id", "id"),
+        )
+        pk_of = {r[0]: r[1] for r in returned}
+        return {
+            app_id: (
+                pk_of[found.application["id"]],
+                rows[found.application["id"]]["next_credential_expiry"],
+            )
+            for app_id, found in details.registrations.items()
+            if found is not None
+        }
+
+    def _link_application(
+        self,
+        row: dict[str, Any],
+        obj: dict[str, Any],
+        details: PrincipalDetails,
+        applications: dict[str, tuple[int | None, datetime | None]],
+    ) -> None:
+        """Set the row's application, its state, and the next expiry over both objects."""
+        application, state, expiry = None, "none", None
+        if _has_registration(self.tenant, obj):
+            if obj["appId"] in applications:
+                application, expiry = applications[obj["appId"]]
+            if details.registrations is None:
+                state = "unreadable"
+            elif application is not None:
+                state = "found"
+        ends = [e for e in (row["next_credential_expiry"], expiry) if e is not None]
+        row.update(
+            application=application,
+            application_state=state,
+            next_credential_expiry=min(ends) if ends else None,
+        )
 
     def sync_principal_details(self) -> None:
-        self._progress("reading principals and owners")
+        self._progress("reading principals, owners and app registrations")
         run_id = self.run_row.pk
-        for batch, (found, owners) in map_ahead(self._principal_details, self._principals_seen()):
+        for batch, details in map_ahead(self._principal_details, self._principals_seen()):
             now = timezone.now()
+            found, owners = details.found, details.owners
             rows = [_principal_detail_row(self.tenant, found[i], owners[i], now) for i in found]
             gone = [pk for pk, oid in batch if oid not in found]
             with self._fenced():
+                applications = self._write_applications(details, batch, now)
+                for row in rows:
+                    self._link_application(row, found[row["object_id"]], details, applications)
                 upsert(
                     ServicePrincipal,
                     rows,
