@@ -70,6 +70,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     "servicePrincipals": ("Application.Read.All", "Application.ReadWrite.All", *_READ_DIRECTORY),
     "directoryObjects": ("Application.Read.All", "Application.ReadWrite.All", *_READ_DIRECTORY),
+    "applications": ("Application.Read.All", "Application.ReadWrite.All", *_READ_DIRECTORY),
+    "appRoleAssignments.delete": ("AppRoleAssignment.ReadWrite.All", "Application.ReadWrite.All"),
     "signInActivities": ("AuditLog.Read.All",),
 }
 
@@ -111,7 +113,19 @@ _SP_FIELDS = {
     "appOwnerOrganizationId": "app_owner_organization_id",
 }
 _SIGN_IN_FIELDS = {"appId": "app_id"}
+_APPLICATION_FIELDS = {"id": "id", "appId": "app_id", "displayName": "display_name"}
+_GRANT_FIELDS = {
+    "id": "id",
+    "appRoleId": "app_role_id",
+    "principalId": "principal_id",
+    "principalType": "principal_type",
+    "resourceId": "resource_id",
+}
+_FEDERATED_FIELDS = {"name": "name", "subject": "subject", "issuer": "issuer"}
+# The two navigation properties that list one grant object from either side.
+_GRANT_LISTS = ("appRoleAssignedTo", "appRoleAssignments")
 _ALTERNATE_KEY = re.compile(r"^servicePrincipals\(appId='([^']*)'\)$", re.IGNORECASE)
+_APPLICATION_KEY = re.compile(r"^applications\(appId='([^']*)'\)$", re.IGNORECASE)
 
 
 @dataclass
@@ -203,6 +217,12 @@ class GraphApi:
                 app_id = _ALTERNATE_KEY.match(seg[0]).group(1)  # type: ignore[union-attr]
                 sp = self.tenant.service_principal_by_app_id(app_id)
                 return self._service_principals(req, [sp.id if sp else app_id, *seg[1:]], method)
+            if seg and seg[0] == "applications":
+                return self._applications(req, seg[1:], method)
+            if seg and _APPLICATION_KEY.match(seg[0]):
+                app_id = _APPLICATION_KEY.match(seg[0]).group(1)  # type: ignore[union-attr]
+                app = self.tenant.application_by_app_id(app_id)
+                return self._applications(req, [app.id if app else app_id, *seg[1:]], method)
             if seg == ["directoryObjects", "getByIds"]:
                 self._allow(method, "POST")
                 self._permit(req, "directoryObjects")
@@ -476,14 +496,24 @@ class GraphApi:
     # ----- service principals ------------------------------------------------------------------
 
     def _service_principals(self, req: GraphRequest, rest: list[str], method: str) -> GraphResponse:
+        if len(rest) == 3 and rest[1] in _GRANT_LISTS and method == "DELETE":
+            self._permit(req, "appRoleAssignments.delete")
+            return self._delete_app_role_assignment(rest[0], rest[1], rest[2])
         self._allow(method, "GET")
         self._permit(req, "servicePrincipals")
-        if len(rest) > 2 or (len(rest) == 2 and rest[1] != "owners"):
+        if len(rest) > 3 or (len(rest) == 3 and rest[1] not in _GRANT_LISTS):
+            raise self._no_segment(rest)
+        if len(rest) == 2 and rest[1] not in ("owners", *_GRANT_LISTS):
             raise self._no_segment(rest)
         if "$expand" in req.query:
             raise GraphError(400, "Request_UnsupportedQuery", "$expand is not supported here.")
+        if len(rest) >= 2 and rest[1] in _GRANT_LISTS:
+            return self._app_role_assignments(req, rest[0], rest[1], rest[2:])
         if len(rest) == 2:
-            return self._owners(req, rest[0])
+            sp = self.tenant.service_principals.get(rest[0])
+            if sp is None:
+                raise _not_found(rest[0])
+            return self._owners(req, sp.owner_ids)
         selected = parse_select(req.query.get("$select"), render.SP_PROPERTIES, "servicePrincipal")
         if rest:
             sp = self.tenant.service_principals.get(rest[0])
@@ -518,10 +548,142 @@ class GraphApi:
             lambda sp: apply_select(render.service_principal(sp), selected),
         )
 
-    def _owners(self, req: GraphRequest, sp_id: str) -> GraphResponse:
-        sp = self.tenant.service_principals.get(sp_id)
-        if sp is None:
+    def _app_role_assignments(
+        self, req: GraphRequest, sp_id: str, side: str, rest: list[str]
+    ) -> GraphResponse:
+        """appRoleAssignedTo (holders of the principal's permissions: users, groups and
+        service principals alike) or appRoleAssignments (what the principal holds)."""
+        if sp_id not in self.tenant.service_principals:
             raise _not_found(sp_id)
+        store = self.tenant.app_role_assignments
+        on_resource = side == "appRoleAssignedTo"
+        selected = parse_select(
+            req.query.get("$select"), render.APP_ROLE_ASSIGNMENT_PROPERTIES, "appRoleAssignment"
+        )
+        fragment = f"servicePrincipals('{sp_id}')/{side}"
+
+        def full(grant: Any) -> dict[str, Any]:
+            return apply_select(
+                render.app_role_assignment(
+                    grant,
+                    self.tenant.directory_object(grant.principal_id),
+                    self.tenant.service_principals.get(grant.resource_id),
+                ),
+                selected,
+            )
+
+        if rest:
+            grant = store.get(rest[0])
+            if grant is None or (grant.resource_id if on_resource else grant.principal_id) != sp_id:
+                raise _not_found(rest[0])
+            return GraphResponse(
+                200, {"@odata.context": self._context(req, fragment + "/$entity"), **full(grant)}
+            )
+        clauses = self._filter(req, {k: k for k in _GRANT_FIELDS}, "appRoleAssignment")
+
+        def compute() -> list[Any]:
+            grants = store.by_role(sp_id) if on_resource else store.by_principal(sp_id)
+            return [g for g in grants if not clauses or matches(g, clauses, _GRANT_FIELDS)]
+
+        return self._list(req, fragment, compute, full)
+
+    def _delete_app_role_assignment(self, sp_id: str, side: str, grant_id: str) -> GraphResponse:
+        """One grant, reachable from the resource (appRoleAssignedTo) or the holder
+        (appRoleAssignments); a grant that is not on that side is not found there."""
+        grant = self.tenant.app_role_assignments.get(grant_id)
+        owner = None
+        if grant is not None:
+            owner = grant.resource_id if side == "appRoleAssignedTo" else grant.principal_id
+        if sp_id not in self.tenant.service_principals:
+            raise _not_found(sp_id)
+        if grant is None or owner != sp_id:
+            raise _not_found(grant_id)
+        self.tenant.remove_app_role_assignment(grant_id)
+        self.on_mutation()
+        return GraphResponse(204, None)
+
+    # ----- applications (app registrations) ---------------------------------------------------
+
+    def _applications(self, req: GraphRequest, rest: list[str], method: str) -> GraphResponse:
+        self._allow(method, "GET")
+        self._permit(req, "applications")
+        if "$expand" in req.query:
+            raise GraphError(400, "Request_UnsupportedQuery", "$expand is not supported here.")
+        if len(rest) > 3 or (len(rest) == 3 and rest[1] != "federatedIdentityCredentials"):
+            raise self._no_segment(rest)
+        if len(rest) >= 2:
+            app = self.tenant.applications.get(rest[0])
+            if app is None:
+                raise _not_found(rest[0])
+            if rest[1] == "owners" and len(rest) == 2:
+                return self._owners(req, app.owner_ids)
+            if rest[1] == "federatedIdentityCredentials":
+                return self._federated_credentials(req, app, rest[2:])
+            raise self._no_segment(rest)
+        selected = parse_select(
+            req.query.get("$select"), render.APPLICATION_PROPERTIES, "application"
+        )
+        if rest:
+            app = self.tenant.applications.get(rest[0])
+            if app is None:
+                raise _not_found(rest[0])
+            return GraphResponse(
+                200,
+                {
+                    "@odata.context": self._context(req, "applications/$entity"),
+                    **apply_select(render.application(app), selected),
+                },
+            )
+        clauses = self._filter(req, {k: k for k in _APPLICATION_FIELDS}, "application")
+
+        def compute() -> list[Any]:
+            by_field = {c.field: c.values for c in clauses}
+            apps = self.tenant.applications
+            if "id" in by_field:
+                candidates = [apps[v] for v in by_field["id"] if v in apps]
+            elif "appId" in by_field:
+                found = (self.tenant.application_by_app_id(v) for v in by_field["appId"])
+                candidates = [a for a in found if a is not None]
+            else:
+                candidates = list(apps.values())
+            return [a for a in candidates if matches(a, clauses, _APPLICATION_FIELDS)]
+
+        fragment = "applications" + (f"({','.join(selected)})" if selected else "")
+        return self._list(
+            req, fragment, compute, lambda a: apply_select(render.application(a), selected)
+        )
+
+    def _federated_credentials(self, req: GraphRequest, app: Any, rest: list[str]) -> GraphResponse:
+        properties = frozenset(
+            render.federated_credential({"id": "", "name": "", "issuer": ""}, req.beta)
+        )
+        selected = parse_select(req.query.get("$select"), properties, "federatedIdentityCredential")
+        fragment = f"applications('{app.id}')/federatedIdentityCredentials"
+
+        def full(credential: dict[str, Any]) -> dict[str, Any]:
+            return apply_select(render.federated_credential(credential, req.beta), selected)
+
+        if rest:
+            found = next(
+                (c for c in app.federated_credentials if rest[0] in (c["id"], c["name"])), None
+            )
+            if found is None:
+                raise _not_found(rest[0])
+            return GraphResponse(
+                200, {"@odata.context": self._context(req, fragment + "/$entity"), **full(found)}
+            )
+        clauses = self._filter(req, _FEDERATED_FIELDS, "federatedIdentityCredential")
+
+        def compute() -> list[Any]:
+            return [
+                c
+                for c in app.federated_credentials
+                if all(c.get(clause.field) in clause.values for clause in clauses)
+            ]
+
+        return self._list(req, fragment, compute, full)
+
+    def _owners(self, req: GraphRequest, owner_ids: list[str]) -> GraphResponse:
         selected = parse_select(
             req.query.get("$select"), render.DIRECTORY_OBJECT_PROPERTIES, "directoryObject"
         )
@@ -529,7 +691,7 @@ class GraphApi:
             raise GraphError(400, "Request_UnsupportedQuery", "$filter is not supported here.")
 
         def compute() -> list[Any]:
-            owners = (self.tenant.directory_object(i) for i in sp.owner_ids)
+            owners = (self.tenant.directory_object(i) for i in owner_ids)
             return [o for o in owners if o is not None]
 
         return self._list(
@@ -554,6 +716,7 @@ class GraphApi:
             "serviceprincipal": self.tenant.service_principals,
             "user": self.tenant.users,
             "group": self.tenant.groups,
+            "application": self.tenant.applications,
         }
         wanted = body.get("types") or list(kinds)
         if not isinstance(wanted, list):

@@ -58,6 +58,7 @@ class StateWriter:
             + len(self.tenant.assignment_schedules)
             + len(self.tenant.eligibility_schedules)
             + len(self.tenant.service_principals)
+            + len(self.tenant.app_role_assignments)
         )
         if size <= SYNC_SAVE_LIMIT:
             self.save()

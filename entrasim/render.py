@@ -10,6 +10,8 @@ import base64
 from typing import Any
 
 from .tenant import (
+    Application,
+    AppRoleAssignment,
     Group,
     RoleAssignment,
     RoleDefinition,
@@ -22,6 +24,7 @@ from .tenant import (
 SP_TYPE = "#microsoft.graph.servicePrincipal"
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
+APPLICATION_TYPE = "#microsoft.graph.application"
 
 
 def role_definition(role: RoleDefinition, beta: bool) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def service_principal(sp: ServicePrincipal) -> dict[str, Any]:
         "tokenEncryptionKeyId": None,
         "samlSingleSignOnSettings": None,
         "addIns": [],
-        "appRoles": [],
+        "appRoles": [dict(r) for r in sp.app_roles],
         "info": {
             "logoUrl": None,
             "marketingUrl": None,
@@ -144,18 +147,130 @@ def group(g: Group) -> dict[str, Any]:
     }
 
 
+def application(app: Application) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "deletedDateTime": None,
+        "appId": app.app_id,
+        "applicationTemplateId": None,
+        "createdDateTime": app.created_date_time,
+        "description": None,
+        "disabledByMicrosoftStatus": None,
+        "displayName": app.display_name,
+        "groupMembershipClaims": None,
+        "identifierUris": [],
+        "isDeviceOnlyAuthSupported": None,
+        "isFallbackPublicClient": None,
+        "notes": None,
+        "publisherDomain": app.publisher_domain,
+        "serviceManagementReference": None,
+        "signInAudience": app.sign_in_audience,
+        "tags": [],
+        "tokenEncryptionKeyId": None,
+        "addIns": [],
+        "api": {
+            "acceptMappedClaims": None,
+            "knownClientApplications": [],
+            "requestedAccessTokenVersion": None,
+            "oauth2PermissionScopes": [],
+            "preAuthorizedApplications": [],
+        },
+        "appRoles": [],
+        "info": {
+            "logoUrl": None,
+            "marketingUrl": None,
+            "privacyStatementUrl": None,
+            "supportUrl": None,
+            "termsOfServiceUrl": None,
+        },
+        "keyCredentials": [{**k, "key": None} for k in app.key_credentials],
+        "optionalClaims": None,
+        "parentalControlSettings": {"countriesBlockedForMinors": [], "legalAgeGroupRule": "Allow"},
+        "passwordCredentials": [{**p, "secretText": None} for p in app.password_credentials],
+        "publicClient": {"redirectUris": []},
+        "requiredResourceAccess": [],
+        "verifiedPublisher": {
+            "displayName": None,
+            "verifiedPublisherId": None,
+            "addedDateTime": None,
+        },
+        "web": {
+            "homePageUrl": None,
+            "logoutUrl": None,
+            "redirectUris": [],
+            "implicitGrantSettings": {
+                "enableAccessTokenIssuance": False,
+                "enableIdTokenIssuance": False,
+            },
+        },
+        "spa": {"redirectUris": []},
+    }
+
+
+def federated_credential(credential: dict[str, Any], beta: bool) -> dict[str, Any]:
+    """v1.0 has no claimsMatchingExpression: a flexible credential shows there with a null
+    subject only, which is why a client must read it from beta to see the pattern."""
+    out: dict[str, Any] = {
+        "id": credential["id"],
+        "name": credential["name"],
+        "issuer": credential["issuer"],
+        "subject": credential.get("subject"),
+        "description": credential.get("description"),
+        "audiences": list(credential.get("audiences") or ()),
+    }
+    if beta:
+        expression = credential.get("claimsMatchingExpression")
+        out["claimsMatchingExpression"] = dict(expression) if expression else None
+    return out
+
+
+def app_role_assignment(
+    grant: AppRoleAssignment,
+    principal: ServicePrincipal | User | Group | None,
+    resource: ServicePrincipal | None,
+) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "deletedDateTime": None,
+        "appRoleId": grant.app_role_id,
+        "createdDateTime": grant.created_date_time,
+        "principalDisplayName": principal.display_name
+        if principal is not None
+        else grant.principal_display_name,
+        "principalId": grant.principal_id,
+        "principalType": grant.principal_type,
+        "resourceDisplayName": resource.display_name
+        if resource is not None
+        else grant.resource_display_name,
+        "resourceId": grant.resource_id,
+    }
+
+
 SP_PROPERTIES = frozenset(service_principal(ServicePrincipal("", "", "")).keys())
 USER_PROPERTIES = frozenset(user(User("", "", "")).keys())
 GROUP_PROPERTIES = frozenset(group(Group("", "")).keys())
-DIRECTORY_OBJECT_PROPERTIES = SP_PROPERTIES | USER_PROPERTIES | GROUP_PROPERTIES
+APPLICATION_PROPERTIES = frozenset(application(Application("", "", "")).keys())
+DIRECTORY_OBJECT_PROPERTIES = (
+    SP_PROPERTIES | USER_PROPERTIES | GROUP_PROPERTIES | APPLICATION_PROPERTIES
+)
+FEDERATED_CREDENTIAL_PROPERTIES = frozenset(
+    federated_credential({"id": "", "name": "", "issuer": ""}, beta=True).keys()
+)
+APP_ROLE_ASSIGNMENT_PROPERTIES = frozenset(
+    app_role_assignment(AppRoleAssignment("", "", "", "", ""), None, None).keys()
+)
 
 
-def directory_object(obj: ServicePrincipal | User | Group | None) -> dict[str, Any] | None:
+def directory_object(
+    obj: ServicePrincipal | User | Group | Application | None,
+) -> dict[str, Any] | None:
     """A directory object as polymorphic lists and `$expand` carry it: with `@odata.type`."""
     if obj is None:
         return None
     if isinstance(obj, ServicePrincipal):
         return {"@odata.type": SP_TYPE, **service_principal(obj)}
+    if isinstance(obj, Application):
+        return {"@odata.type": APPLICATION_TYPE, **application(obj)}
     if isinstance(obj, User):
         return {"@odata.type": USER_TYPE, **user(obj)}
     return {"@odata.type": GROUP_TYPE, **group(obj)}

@@ -31,12 +31,15 @@ class LoggedRequest:
 
 
 def removal_target(method: str, path: str, body: bytes) -> str:
-    """The grant a removal names: the roleAssignment id of a DELETE, or "principalId
-    roleDefinitionId directoryScopeId" of a schedule request (the path alone does not say).
+    """The grant a removal names: the roleAssignment or appRoleAssignment id of a DELETE, or
+    "principalId roleDefinitionId directoryScopeId" of a schedule request (the path alone does
+    not say).
     Nothing else is kept from a body: token requests carry secrets."""
     route = path.split("?", 1)[0]
     if method == "DELETE" and "/roleManagement/directory/roleAssignments/" in route:
         return unquote(route.rsplit("/", 1)[-1])
+    if method == "DELETE" and ("/appRoleAssignedTo/" in route or "/appRoleAssignments/" in route):
+        return unquote(route.rsplit("/", 1)[-1])  # the appRoleAssignment id, from either side
     if method != "POST" or not route.endswith("ScheduleRequests"):
         return ""
     try:

@@ -53,6 +53,8 @@ _TENANT_OPERATIONS = (
     "grant_app_role",
     "revoke_app_role",
     "set_redirect_uris",
+    "add_app_role_assignment",
+    "remove_app_role_assignment",
 )
 
 Answer = tuple[int, Any, dict[str, str], str]  # status, JSON body or None, headers, content type
@@ -400,6 +402,8 @@ class Simulator:
                 result = [p._asdict() for p in self.tenant.demo_people()]
             elif route == ("GET", "/_sim/expected"):
                 result = sorted(list(t) for t in self.tenant.expected_privileged_sp_assignments())
+            elif route == ("GET", "/_sim/expected-app-permissions"):
+                result = sorted(list(t) for t in self.tenant.expected_app_permission_grants())
             elif route == ("POST", "/_sim/tenant"):
                 operation = payload.get("op")
                 if operation not in _TENANT_OPERATIONS:

@@ -115,6 +115,8 @@ class ServicePrincipal(_Record):
     # {"applicationAuthenticationClient": [when, requestId], "delegatedClient": [...], ...};
     # None: never signed in (the principal is absent from the sign-in activity report).
     sign_in: dict[str, list[str]] | None = None
+    # The permissions this principal offers when it is an API (Graph's `appRoles`).
+    app_roles: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -266,6 +268,55 @@ class ActiveInstances:
 
 
 @dataclass(slots=True, eq=False)
+class AppRoleAssignment(_Record):
+    """An application permission (or app role) held by a principal on a resource principal.
+
+    Graph names the holder's side `appRoleAssignments` and the resource's `appRoleAssignedTo`;
+    it is one object with one id under both. The display names are kept as Graph stores them
+    (from when it was granted); they are rendered from the live objects when those exist."""
+
+    id: str
+    app_role_id: str
+    principal_id: str
+    principal_type: str  # ServicePrincipal | User | Group
+    resource_id: str
+    principal_display_name: str | None = None
+    resource_display_name: str | None = None
+    created_date_time: str | None = None
+
+    @property
+    def role_definition_id(self) -> str:
+        """The Store's second index: grants are looked up by resource."""
+        return self.resource_id
+
+
+@dataclass(slots=True, eq=False)
+class Application(_Record):
+    """An app registration (application object): only in the tenant that owns the app. Its
+    owners and credentials decide who can act as the app's service principal."""
+
+    id: str
+    app_id: str
+    display_name: str
+    sign_in_audience: str = "AzureADMyOrg"
+    key_credentials: list[dict[str, Any]] = field(default_factory=list)
+    password_credentials: list[dict[str, Any]] = field(default_factory=list)
+    owner_ids: list[str] = field(default_factory=list)
+    # [{"id", "name", "issuer", "subject", "audiences", "description",
+    #   "claimsMatchingExpression": None | {"value", "languageVersion"}}]
+    federated_credentials: list[dict[str, Any]] = field(default_factory=list)
+    created_date_time: str | None = None
+    publisher_domain: str | None = None
+
+
+def app_role_assignment_id(principal_id: str, unique: bytes) -> str:
+    """Shaped like Entra's: base64url of the holder's GUID and 16 more bytes (43 characters),
+    so the ids of one holder share their first 22 characters, as in a real tenant."""
+    raw = _guid_bytes_le(principal_id) + unique[:16].ljust(16, b"\0")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(slots=True, eq=False)
 class AppRegistration(_Record):
     """The app the sync signs in as, with every credential the login authority accepts."""
 
@@ -286,6 +337,12 @@ class AppRegistration(_Record):
     # App-role assignments of users: user object id -> role values ("Admin", "Auditor"). They
     # reach the app as the id_token's `roles` claim.
     user_roles: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _principal_type(obj: ServicePrincipal | User | Group) -> str:
+    if isinstance(obj, ServicePrincipal):
+        return "ServicePrincipal"
+    return "User" if isinstance(obj, User) else "Group"
 
 
 class DemoPerson(NamedTuple):
@@ -367,6 +424,9 @@ class SimTenant:
     role_assignments: Store[RoleAssignment] = field(default_factory=Store)
     assignment_schedules: Store[RoleSchedule] = field(default_factory=Store)
     eligibility_schedules: Store[RoleSchedule] = field(default_factory=Store)
+    # Application permissions: indexed by holder (by_principal) and by resource (by_role).
+    app_role_assignments: Store[AppRoleAssignment] = field(default_factory=Store)
+    applications: dict[str, Application] = field(default_factory=dict)  # app registrations
     generated_with: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -374,6 +434,7 @@ class SimTenant:
         self.lock = threading.RLock()
         self.version = 0  # bumped by every mutation helper; the autosave compares it
         self._app_index: tuple[int, dict[str, str]] | None = None
+        self._application_index: tuple[int, dict[str, str]] | None = None
 
     # ----- convenience accessors -----------------------------------------------------------
 
@@ -390,6 +451,7 @@ class SimTenant:
         with self.lock:
             self.version += 1
             self._app_index = None
+            self._application_index = None
 
     def directory_object(self, object_id: str) -> ServicePrincipal | User | Group | None:
         return (
@@ -405,6 +467,15 @@ class SimTenant:
                 self._app_index = (len(self.service_principals), index)
             sp_id = self._app_index[1].get(app_id)
             return self.service_principals.get(sp_id) if sp_id else None
+
+    def application_by_app_id(self, app_id: str) -> Application | None:
+        with self.lock:
+            index = self._application_index
+            if index is None or index[0] != len(self.applications):
+                by_app = {a.app_id: a.id for a in self.applications.values()}
+                index = self._application_index = (len(self.applications), by_app)
+            object_id = index[1].get(app_id)
+            return self.applications.get(object_id) if object_id else None
 
     def privileged_role_ids(self) -> set[str]:
         return {r.id for r in self.role_definitions.values() if r.is_privileged}
@@ -445,6 +516,27 @@ class SimTenant:
     def principal_ids_with_privileged_roles(self) -> set[str]:
         """Service principals (only) holding at least one privileged role, active or eligible."""
         return {entry[0] for entry in self.expected_privileged_sp_assignments()}
+
+    def expected_app_permission_grants(self) -> set[tuple[str, str, str]]:
+        """(principalId, resourceId, appRoleId) for every application permission a service
+        principal holds on a monitored API (Microsoft Graph, Exchange Online, SharePoint
+        Online). Users and groups holding app roles, grants on other APIs and default-access
+        assignments (the all-zero appRoleId) are excluded: none is a reviewable permission."""
+        from .permissions import DEFAULT_ACCESS_ROLE_ID, MONITORED_RESOURCE_APP_IDS
+
+        with self.lock:
+            found: set[tuple[str, str, str]] = set()
+            for app_id in MONITORED_RESOURCE_APP_IDS:
+                resource = self.service_principal_by_app_id(app_id)
+                if resource is None:
+                    continue
+                for grant in self.app_role_assignments.by_role(resource.id):
+                    if (
+                        grant.principal_id in self.service_principals
+                        and grant.app_role_id != DEFAULT_ACCESS_ROLE_ID
+                    ):
+                        found.add((grant.principal_id, grant.resource_id, grant.app_role_id))
+            return found
 
     def role_holders_that_are_not_service_principals(self) -> set[str]:
         """Object ids of users and groups holding a privileged role in any way: the noise a
@@ -652,6 +744,48 @@ class SimTenant:
             self.version += 1
             return True
 
+    def add_app_role_assignment(
+        self, principal_id: str, resource_app_id: str, permission_value: str
+    ) -> str:
+        """Grant an application permission (by its value, e.g. "Mail.Read") of the API whose
+        appId is given to a principal (service principal, user or group); returns the new
+        appRoleAssignment id. Granting one already held answers with the existing id, as
+        Graph refuses a duplicate."""
+        with self.lock:
+            holder = self.directory_object(principal_id)
+            if holder is None:
+                raise ValueError(f"unknown principal {principal_id}")
+            resource = self.service_principal_by_app_id(resource_app_id)
+            if resource is None:
+                raise ValueError(f"no service principal for the API {resource_app_id}")
+            role = next((r for r in resource.app_roles if r["value"] == permission_value), None)
+            if role is None:
+                raise ValueError(f"{resource.display_name} has no permission {permission_value!r}")
+            for held in self.app_role_assignments.by_principal(principal_id):
+                if held.resource_id == resource.id and held.app_role_id == role["id"]:
+                    return held.id
+            grant = AppRoleAssignment(
+                id=app_role_assignment_id(principal_id, os.urandom(16)),
+                app_role_id=role["id"],
+                principal_id=principal_id,
+                principal_type=_principal_type(holder),
+                resource_id=resource.id,
+                principal_display_name=holder.display_name,
+                resource_display_name=resource.display_name,
+                created_date_time=iso(utcnow()),
+            )
+            self.app_role_assignments.add(grant)
+            self.version += 1
+            return grant.id
+
+    def remove_app_role_assignment(self, assignment_id: str) -> bool:
+        """DELETE semantics: True when the grant existed and is gone now."""
+        with self.lock:
+            if self.app_role_assignments.remove(assignment_id) is None:
+                return False
+            self.version += 1
+            return True
+
     def rename_principal(self, object_id: str, name: str) -> None:
         with self.lock:
             obj = self.directory_object(object_id)
@@ -690,6 +824,9 @@ class SimTenant:
                     store.remove(s.id)
             for ra in self.role_assignments.by_principal(object_id):
                 self.role_assignments.remove(ra.id)
+            held = self.app_role_assignments.by_principal(object_id)
+            for grant in held + self.app_role_assignments.by_role(object_id):
+                self.app_role_assignments.remove(grant.id)
             self.version += 1
             self._app_index = None
 
@@ -720,6 +857,8 @@ class SimTenant:
                 "role_assignments": [a.to_dict() for a in self.role_assignments],
                 "assignment_schedules": [s.to_dict() for s in self.assignment_schedules],
                 "eligibility_schedules": [s.to_dict() for s in self.eligibility_schedules],
+                "app_role_assignments": [g.to_dict() for g in self.app_role_assignments],
+                "applications": [a.to_dict() for a in self.applications.values()],
             }
 
     def to_json(self) -> str:
@@ -752,6 +891,12 @@ class SimTenant:
             tenant.assignment_schedules.add(RoleSchedule.from_dict(s))
         for s in raw["eligibility_schedules"]:
             tenant.eligibility_schedules.add(RoleSchedule.from_dict(s))
+        # Absent from state files written before application permissions were simulated.
+        for g in raw.get("app_role_assignments", ()):
+            tenant.app_role_assignments.add(AppRoleAssignment.from_dict(g))
+        tenant.applications = {
+            a["id"]: Application.from_dict(a) for a in raw.get("applications", ())
+        }
         return tenant
 
     def save(self, path: str | os.PathLike[str]) -> None:
