@@ -1175,6 +1175,12 @@ class TenantSync:
             returning=("object_id", "id"),
         )
         pk_of = {r[0]: r[1] for r in returned}
+        absent = [app_id for app_id, found in details.registrations.items() if found is None]
+        if absent:
+            # Read and not there: a registration the mirror held was deleted (kept, dated).
+            Application.objects.filter(
+                tenant=self.tenant, app_id__in=absent, deleted_at__isnull=True
+            ).update(deleted_at=now, changed_run=self.run_row.pk)
         return {
             app_id: (
                 pk_of[found.application["id"]],

@@ -152,3 +152,20 @@ def test_a_second_run_changes_no_registration(graph_settings, sim):
 
     assert second.principals_updated == 0
     assert registrations() == before
+
+
+def test_a_deleted_registration_leaves_the_principal_without_one_and_is_dated(graph_settings, sim):
+    run_sync()
+    principal = with_registration(sim)[0]
+    application = principal.application
+    with sim.tenant.lock:
+        del sim.tenant.applications[application.object_id]
+        sim.tenant.touch()
+
+    run = run_sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    principal.refresh_from_db()
+    application.refresh_from_db()
+    assert (principal.application_state, principal.application) == ("none", None)
+    assert application.deleted_at is not None and application.changed_run == run.pk
