@@ -360,7 +360,8 @@ def _community_why(entry: dict[str, Any], by_name: Mapping[str, dict[str, Any]])
 def one_line(text: str, limit: int = WHY_MAX_CHARS) -> str:
     """The first sentence of `text` on one line, cut at a word before `limit` characters."""
     text = " ".join(text.split())
-    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+    # A sentence ends at ". " before a capital, but not after "e.g." or "i.e.".
+    first = re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
     if len(first) <= limit:
         return first
     cut = first[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")

@@ -335,6 +335,12 @@ def test_a_community_file_overlays_the_built_in_one(tmp_path):
     assert current.permission(GRAPH, ROLE_MANAGEMENT_RW, "").source == "built-in"
 
 
+def test_a_reason_is_the_first_sentence():
+    assert tiers.one_line("Can reset any MFA, e.g. Temporary Access Pass. Note: more.") == (
+        "Can reset any MFA, e.g. Temporary Access Pass."
+    )
+
+
 def test_a_long_reason_is_cut_to_one_line():
     text = "Can do a great many things " * 20 + "\n and more."
     line = tiers.one_line(text)
