@@ -74,6 +74,11 @@ LONG_SECRET_DAYS = 365
 NO_EXPIRY_YEAR = 2299
 
 KIND_LABELS = {"secret": "Secret", "certificate": "Certificate"}
+FINDING_LABELS = {
+    "no_expiry": "no expiry",
+    "long_secret": "long-lived secret",
+    "secret_beside_federated": "secret not needed?",
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,10 @@ class Finding:
     code: str  # no_expiry | long_secret | secret_beside_federated
     text: str
     key_id: str
+
+    @property
+    def label(self) -> str:
+        return FINDING_LABELS.get(self.code, self.code)
 
 
 def _lifetime_text(days: int) -> str:
@@ -135,3 +144,158 @@ def credential_findings(credentials: list, federated: list, now: datetime) -> li
         if isinstance(item, dict):
             findings.extend(_credential_findings(item, has_federated, now))
     return findings
+
+
+# --- who can act as a principal -------------------------------------------------------------
+# Everyone who can sign in as a service principal, or give themselves a way to: owners of the
+# principal and of its app registration (an owner can add a credential), and every credential
+# on either object. Duck-typed on the models so that models.py can import this module.
+
+PRINCIPAL = "service principal"
+APPLICATION = "app registration"
+
+
+@dataclass(frozen=True)
+class OwnerRow:
+    id: str
+    type: str  # user | servicePrincipal | … (the OData type, shortened)
+    display_name: str
+    upn: str
+    mail: str
+    owns: str  # PRINCIPAL or APPLICATION
+
+    @property
+    def is_service_principal(self) -> bool:
+        """An owner that is itself an app: it cannot review, and whoever controls it controls
+        this principal too."""
+        return self.type == "servicePrincipal"
+
+
+@dataclass(frozen=True)
+class HeldCredential:
+    row: CredentialRow
+    held_by: str  # PRINCIPAL or APPLICATION
+
+
+@dataclass(frozen=True)
+class FederatedRow:
+    id: str
+    name: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...]
+    description: str
+    # A flexible credential's claims-matching expression: any token whose claims match signs
+    # in, which is broader than a fixed subject reads.
+    pattern: str
+
+
+@dataclass(frozen=True)
+class HeldFinding:
+    finding: Finding
+    held_by: str
+    credential_name: str
+
+
+@dataclass(frozen=True)
+class WhoCanAct:
+    owners: list[OwnerRow]
+    credentials: list[HeldCredential]
+    federated: list[FederatedRow]
+    findings: list[HeldFinding]
+    # ServicePrincipal.application_state: "" not read yet, found, none, unreadable.
+    application_state: str
+
+
+def owner_rows(items: Any, owns: str) -> list[OwnerRow]:
+    """Owners as Graph listed them; items that are not objects are skipped."""
+    if not isinstance(items, list):
+        return []
+    return [
+        OwnerRow(
+            id=str(item.get("id") or ""),
+            type=str(item.get("type") or "").removeprefix("#microsoft.graph."),
+            display_name=str(item.get("displayName") or ""),
+            upn=str(item.get("userPrincipalName") or ""),
+            mail=str(item.get("mail") or ""),
+            owns=owns,
+        )
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+def _pattern(value: Any) -> str:
+    # Graph (beta) gives {"value": "claims['sub'] matches '…'", "languageVersion": 1}.
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) else ""
+
+
+def federated_rows(items: Any) -> list[FederatedRow]:
+    """Federated identity credentials as stored; odd values become empty, never an error."""
+    if not isinstance(items, list):
+        return []
+    rows = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        audiences = item.get("audiences")
+        rows.append(
+            FederatedRow(
+                id=str(item.get("id") or ""),
+                name=str(item.get("name") or ""),
+                issuer=str(item.get("issuer") or ""),
+                subject=str(item.get("subject") or ""),
+                audiences=tuple(str(a) for a in audiences if isinstance(a, str))
+                if isinstance(audiences, list)
+                else (),
+                description=str(item.get("description") or ""),
+                pattern=_pattern(item.get("claimsMatchingExpression")),
+            )
+        )
+    return rows
+
+
+def _held_findings(
+    credentials: Any, federated: Any, held_by: str, now: datetime
+) -> list[HeldFinding]:
+    names = {
+        str(item.get("keyId") or ""): str(item.get("displayName") or "")
+        for item in (credentials if isinstance(credentials, list) else [])
+        if isinstance(item, dict)
+    }
+    return [
+        HeldFinding(finding, held_by, names.get(finding.key_id, ""))
+        for finding in credential_findings(credentials, federated, now)
+    ]
+
+
+def who_can_act(principal: Any, now: datetime) -> WhoCanAct:
+    """Owners and credentials of a ServicePrincipal and of its app registration, if read."""
+    application = principal.application
+    owners = owner_rows(principal.owners, PRINCIPAL)
+    credentials = [
+        HeldCredential(row, PRINCIPAL) for row in credential_rows(principal.credentials, now)
+    ]
+    findings = _held_findings(principal.credentials, [], PRINCIPAL, now)
+    federated: list[FederatedRow] = []
+    if application is not None:
+        owners += owner_rows(application.owners, APPLICATION)
+        credentials += [
+            HeldCredential(row, APPLICATION)
+            for row in credential_rows(application.credentials, now)
+        ]
+        far_future = datetime.max.replace(tzinfo=UTC)
+        credentials.sort(key=lambda held: held.row.end or far_future)
+        federated = federated_rows(application.federated_credentials)
+        findings += _held_findings(
+            application.credentials, application.federated_credentials, APPLICATION, now
+        )
+    return WhoCanAct(
+        owners=owners,
+        credentials=credentials,
+        federated=federated,
+        findings=findings,
+        application_state=str(principal.application_state or ""),
+    )

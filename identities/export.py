@@ -1,4 +1,5 @@
-"""The inventory as CSV: one row per assignment, streamed, safe to open in a spreadsheet."""
+"""The inventory as CSV: one row per privilege held (a directory role or an application
+permission), streamed, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ CSV_HEADER = (
     "last sign-in",
     "first seen",
     "last seen",
+    # Added with application permissions: kept last so existing column positions hold.
+    "privilege type",
+    "API",
+    "tier",
+    "tier reason",
 )
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -83,7 +89,7 @@ def _last_sign_in(principal: ServicePrincipal) -> str | datetime:
 
 
 def inventory_csv_row(assignment: Assignment) -> list[str]:
-    principal = assignment.principal
+    principal, role = assignment.principal, assignment.role
     return [
         csv_cell(value)
         for value in (
@@ -93,8 +99,8 @@ def inventory_csv_row(assignment: Assignment) -> list[str]:
             principal.sp_type,
             principal.account_enabled,
             principal.is_multi_tenant,
-            assignment.role.display_name,
-            assignment.role.object_id,
+            role.display_name,
+            role.object_id,
             assignment.scope_label,
             assignment.kind,
             assignment.granted_via,
@@ -104,6 +110,10 @@ def inventory_csv_row(assignment: Assignment) -> list[str]:
             _last_sign_in(principal),
             assignment.first_seen_at,
             assignment.last_seen_at,
+            role.privilege_type,
+            role.resource_name,
+            "unclassified" if role.tier is None else role.tier,
+            role.tier_reason,
         )
     ]
 

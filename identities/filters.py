@@ -42,6 +42,16 @@ def inactive_principals_q(now=None) -> Q:
     )
 
 
+# The tier filter's values: a tier number, or "none" for privileges the classification lacks.
+UNCLASSIFIED = "none"
+TIER_CHOICES = (
+    ("0", "Tier 0"),
+    ("1", "Tier 1"),
+    ("2", "Tier 2"),
+    (UNCLASSIFIED, "Unclassified"),
+)
+
+
 class YesFilter(django_filters.BooleanFilter):
     """A checkbox. Its method must narrow only when ticked: an unticked box arrives as False,
     which means "don't care", never "only the others"."""
@@ -51,6 +61,14 @@ class YesFilter(django_filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+def privilege_label(role: RoleDefinition) -> str:
+    """A role's name, or a permission's value with its API: Graph and Exchange both have a
+    "full_access_as_app"-like name space, so the value alone can be ambiguous."""
+    if role.is_app_permission and role.resource_name:
+        return f"{isolate_text(role.display_name)} ({isolate_text(role.resource_name)})"
+    return isolate_text(role.display_name)
+
+
 class InventoryFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
@@ -58,13 +76,24 @@ class InventoryFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "Name, appId or object id", "type": "search"}),
     )
     role = django_filters.ModelChoiceFilter(
-        queryset=RoleDefinition.objects.none(), empty_label="Any role"
+        queryset=RoleDefinition.objects.none(),
+        label="Role or permission",
+        empty_label="Any role or permission",
     )
     sp_type = django_filters.ChoiceFilter(
         field_name="principal__sp_type",
         label="Principal type",
         choices=ServicePrincipal.Type.choices,
         empty_label="Any type",
+    )
+    privilege_type = django_filters.ChoiceFilter(
+        field_name="role__privilege_type",
+        label="Privilege",
+        choices=RoleDefinition.PrivilegeType.choices,
+        empty_label="Roles and permissions",
+    )
+    tier = django_filters.ChoiceFilter(
+        method="filter_tier", label="Tier", choices=TIER_CHOICES, empty_label="Any tier"
     )
     kind = django_filters.ChoiceFilter(choices=Assignment.Kind.choices, empty_label="Any kind")
     granted_via = django_filters.ChoiceFilter(
@@ -83,11 +112,10 @@ class InventoryFilter(django_filters.FilterSet):
         roles = RoleDefinition.objects.none()
         if tenant is not None:
             roles = RoleDefinition.objects.filter(tenant=tenant, is_privileged=True)
-        self.filters["role"].queryset = roles.order_by("display_name", "pk")
+        # Directory roles first ("role" sorts after "app_permission"), then permissions.
+        self.filters["role"].queryset = roles.order_by("-privilege_type", "display_name", "pk")
         # Role names come from Graph: isolated, so one cannot reorder the options around it.
-        self.filters["role"].field.label_from_instance = lambda role: isolate_text(
-            role.display_name
-        )
+        self.filters["role"].field.label_from_instance = privilege_label
 
     @property
     def is_filtering(self) -> bool:
@@ -105,6 +133,11 @@ class InventoryFilter(django_filters.FilterSet):
             | Q(principal__app_id__icontains=value)
             | Q(principal__object_id__icontains=value)
         )
+
+    def filter_tier(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if value == UNCLASSIFIED:
+            return qs.filter(role__tier__isnull=True)
+        return qs.filter(role__tier=int(value)) if value else qs
 
     def filter_ownerless(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
         return qs.filter(principal__owner_count=0) if value else qs

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import django_tables2 as tables
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .bidi import isolate
 from .dates import time_html
-from .models import Assignment, SyncRun
+from .models import Assignment, RoleDefinition, SyncRun
 
 TABLE_TEMPLATE = "identities/_table.html"
 NOTHING = "—"
@@ -59,6 +60,31 @@ def join_html(parts: list[SafeString | str], separator: str = " ") -> SafeString
     return format_html_join(separator, "{}", ((part,) for part in parts))
 
 
+GRANTED_LABELS = {Assignment.Granted.PIM: "PIM", Assignment.Granted.APP_ROLE: "App role"}
+TIER_VARIANTS = {0: "danger", 1: "warning", 2: "neutral"}
+
+
+def tier_text(tier: int | None) -> str:
+    return "Unclassified" if tier is None else f"Tier {tier}"
+
+
+def tier_badge(tier: int | None, reason: str = "") -> SafeString:
+    """The tier as a coloured label, its reason on hover (the principal page prints it)."""
+    variant = "unclassified" if tier is None else TIER_VARIANTS.get(tier, "neutral")
+    return badge(tier_text(tier), variant, reason)
+
+
+def privilege_html(role: RoleDefinition) -> SafeString:
+    """A role's name, or a permission's value with its API beneath."""
+    if role.is_app_permission:
+        return format_html(
+            '{}<span class="sub">{}</span>',
+            isolate(role.display_name),
+            isolate(role.resource_name or role.resource_app_id or "unknown API"),
+        )
+    return isolate(role.display_name)
+
+
 class InventoryTable(tables.Table):
     principal = tables.Column(
         accessor="principal__display_name",
@@ -76,8 +102,11 @@ class InventoryTable(tables.Table):
         accessor="principal__sp_type", verbose_name="Type", order_by=("principal__sp_type", "pk")
     )
     role = tables.Column(
-        accessor="role__display_name", verbose_name="Role", order_by=("role__display_name", "pk")
+        accessor="role__display_name",
+        verbose_name="Privilege",
+        order_by=("role__display_name", "pk"),
     )
+    tier = tables.Column(accessor="role__tier", verbose_name="Tier", empty_values=())
     scope = tables.Column(
         accessor="scope_label", verbose_name="Scope", order_by=("directory_scope_id", "pk")
     )
@@ -121,8 +150,20 @@ class InventoryTable(tables.Table):
             return join_html([link, badge("deleted", "danger")])
         return link
 
-    def render_role(self, value: str) -> SafeString | str:
-        return isolate(value)
+    def render_role(self, record: Assignment) -> SafeString:
+        return privilege_html(record.role)
+
+    def render_tier(self, record: Assignment) -> SafeString:
+        return tier_badge(record.role.tier, record.role.tier_reason)
+
+    def order_tier(self, queryset: QuerySet, is_descending: bool) -> tuple[QuerySet, bool]:
+        # Unclassified sorts after Tier 2 either way: it is unknown, not "least".
+        tier = (
+            F("role__tier").desc(nulls_last=True)
+            if is_descending
+            else F("role__tier").asc(nulls_last=True)
+        )
+        return queryset.order_by(tier, "pk"), True
 
     def render_sp_type(self, value: str) -> SafeString:
         return badge(value, "type")
@@ -132,7 +173,7 @@ class InventoryTable(tables.Table):
         return badge(record.get_kind_display().lower(), record.kind)
 
     def render_granted_via(self, record: Assignment) -> str:
-        return "PIM" if record.granted_via == Assignment.Granted.PIM else "Direct"
+        return GRANTED_LABELS.get(record.granted_via, "Direct")
 
     def render_expires(self, value: datetime | None) -> SafeString | str:
         return when(value, empty="never", hint=True)

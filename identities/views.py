@@ -24,7 +24,7 @@ from django_tables2 import Table
 from accounts.permissions import is_admin, require_admin, require_reader
 from outbox import services as outbox
 
-from .credentials import EXPIRY_WARNING_DAYS
+from .credentials import EXPIRY_WARNING_DAYS, who_can_act
 from .export import inventory_csv_response, inventory_export_url
 from .filters import InventoryFilter, inventory_queryset
 from .graph.values import graph_datetime
@@ -88,7 +88,7 @@ def _principal_for_user(request: HttpRequest, pk: int) -> ServicePrincipal:
     if tenant is None:
         raise Http404("No tenant has been synced yet.")
     return get_object_or_404(
-        ServicePrincipal.objects.select_related("tenant"), pk=pk, tenant=tenant
+        ServicePrincipal.objects.select_related("tenant", "application"), pk=pk, tenant=tenant
     )
 
 
@@ -189,15 +189,25 @@ def principal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assignments = principal.assignments.select_related("role").order_by(
         "role__display_name", "directory_scope_id", "kind", "pk"
     )
+    current = list(assignments.filter(removed_at__isnull=True))
+    acting = who_can_act(principal, timezone.now())
     context = {
         "nav": "inventory",
         "principal": principal,
-        "current_assignments": assignments.filter(removed_at__isnull=True),
+        "application": principal.application,
+        "current_assignments": current,
+        "roles": [a for a in current if not a.role.is_app_permission],
+        # Grouped by API (Graph, Exchange, SharePoint …), then by permission name.
+        "permissions": sorted(
+            (a for a in current if a.role.is_app_permission),
+            key=lambda a: (a.role.resource_name, a.role.display_name, a.pk),
+        ),
         "removed_assignments": assignments.filter(removed_at__isnull=False).order_by(
             "-removed_at", "pk"
         ),
-        "credentials": principal.credential_rows(),
-        "owners": principal.owner_rows(),
+        "acting": acting,
+        "credentials": acting.credentials,
+        "owners": acting.owners,
         "tags": principal.tag_labels(),
         "inactive": principal.is_inactive(),
         "inactive_days": settings.INACTIVE_DAYS,

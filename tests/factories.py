@@ -22,7 +22,14 @@ from django.utils import timezone
 
 from accounts.models import EntraAccount
 from accounts.permissions import AUDITOR_GROUP
-from identities.models import Assignment, RoleDefinition, ServicePrincipal, SyncRun, Tenant
+from identities.models import (
+    Application,
+    Assignment,
+    RoleDefinition,
+    ServicePrincipal,
+    SyncRun,
+    Tenant,
+)
 from reviews import services
 from reviews.models import AuditEvent, Campaign, Cycle, Decision, ReviewItem
 
@@ -69,6 +76,73 @@ def make_role(tenant: Tenant, display_name: str, *, privileged: bool = True) -> 
         display_name=display_name,
         is_privileged=privileged,
     )
+
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+
+def make_permission(
+    tenant: Tenant,
+    value: str,
+    *,
+    resource_name: str = "Microsoft Graph",
+    resource_app_id: str = GRAPH_APP_ID,
+    tier: int | None = None,
+    tier_reason: str = "",
+    **fields: Any,
+) -> RoleDefinition:
+    """An application permission (an appRole of a resource API) as the sync mirrors it: one
+    definition per resource, named by its value."""
+    resource_object_id = fields.pop("resource_object_id", f"res-{resource_app_id}")
+    return RoleDefinition.objects.create(
+        tenant=tenant,
+        privilege_type=RoleDefinition.PrivilegeType.APP_PERMISSION,
+        object_id=unique_id("approle"),
+        resource_object_id=resource_object_id,
+        resource_app_id=resource_app_id,
+        resource_name=resource_name,
+        value=value,
+        display_name=value,
+        description=fields.pop("description", f"{value} (description)"),
+        tier=tier,
+        tier_reason=tier_reason,
+        tier_source="built-in" if tier is not None else "",
+        is_privileged=True,
+        **fields,
+    )
+
+
+def make_grant(
+    principal: ServicePrincipal, permission: RoleDefinition, **fields: Any
+) -> Assignment:
+    """The principal holds `permission` (an appRoleAssignment)."""
+    values: dict[str, Any] = {
+        "kind": Assignment.Kind.APP_PERMISSION,
+        "granted_via": Assignment.Granted.APP_ROLE,
+        "role_assignment_id": unique_id("ara"),
+        "starts_at": timezone.now() - timedelta(days=30),
+    }
+    values.update(fields)
+    return make_assignment(principal, permission, **values)
+
+
+def make_application(
+    tenant: Tenant, principal: ServicePrincipal | None = None, **fields: Any
+) -> Application:
+    """An app registration; with `principal`, linked to it as the sync does (state "found")."""
+    values: dict[str, Any] = {
+        "object_id": unique_id("appobj"),
+        "app_id": principal.app_id if principal is not None else unique_id("app"),
+        "display_name": principal.display_name if principal is not None else "",
+    }
+    values.update(fields)
+    values.setdefault("owner_count", len(values.get("owners") or []))
+    application = Application.objects.create(tenant=tenant, **values)
+    if principal is not None:
+        principal.application = application
+        principal.application_state = "found"
+        principal.save(update_fields=["application", "application_state"])
+    return application
 
 
 def make_principal(tenant: Tenant, display_name: str = "", **fields: Any) -> ServicePrincipal:

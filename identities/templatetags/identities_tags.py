@@ -6,8 +6,11 @@ from datetime import timedelta
 
 from django import template
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.safestring import SafeString
 
 from accounts import permissions
+from identities import tables
+from identities.models import RoleDefinition
 from identities.tables import duration_text
 
 register = template.Library()
@@ -22,3 +25,14 @@ def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
 @register.filter
 def duration(value: timedelta | None) -> str:
     return duration_text(value)
+
+
+@register.filter
+def tier_badge(role: RoleDefinition) -> SafeString:
+    """A privilege's tier label, its reason on hover; pages that can print the reason do."""
+    return tables.tier_badge(role.tier, role.tier_reason)
+
+
+@register.filter
+def tier_text(tier: int | None) -> str:
+    return tables.tier_text(tier)
