@@ -35,7 +35,10 @@ from tests.test_authorization_matrix import url_names
 pytestmark = pytest.mark.slow  # hypothesis sends every URL a dozen requests or more
 
 CSRF = "k" * 32
-FILTERS = ("q", "role", "sp_type", "kind", "granted_via", "ownerless", "inactive", "disabled")
+FILTERS = (
+    "q", "role", "privilege_type", "tier", "sp_type", "kind", "granted_via", "ownerless",
+    "inactive", "disabled",
+)  # fmt: skip
 TABLE = ("sort", "page", "per_page")
 AUDIT = ("action", "campaign", "cycle", "actor", "since", "until", "page")
 CAMPAIGN = (

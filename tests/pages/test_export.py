@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from identities.export import CSV_HEADER, csv_cell
 from identities.models import Assignment
-from tests.factories import make_assignment, make_principal, make_role
+from tests.factories import (
+    make_assignment,
+    make_grant,
+    make_permission,
+    make_principal,
+    make_role,
+)
 
 EXPORT = reverse("identities:inventory_export")
 
@@ -120,3 +126,78 @@ def test_it_says_whether_the_last_sign_in_is_unknown_or_never(
 
     column = header.index("last sign-in")
     assert sorted((row[0], row[column]) for row in rows) == [("A", "unknown"), ("B", "never")]
+
+
+FIRST_COLUMNS = (
+    "principal display name", "object id", "appId", "type", "enabled", "multi-tenant", "role",
+    "role id", "scope", "kind", "granted via", "expires", "owners", "owner UPNs", "last sign-in",
+    "first seen", "last seen",
+)  # fmt: skip
+
+
+def test_privilege_type_api_tier_and_reason_come_after_the_existing_columns(
+    as_auditor, tenant, global_admin_role
+):
+    global_admin_role.tier, global_admin_role.tier_reason = 0, "Holds every permission."
+    global_admin_role.save()
+    permission = make_permission(
+        tenant,
+        "full_access_as_app",
+        resource_name="Office 365 Exchange Online",
+        tier=1,
+        tier_reason="Reads every mailbox.",
+    )
+    unclassified = make_permission(tenant, "Custom.Read.All")
+    principal = make_principal(tenant, "Mailer")
+    make_assignment(principal, global_admin_role)
+    make_grant(principal, permission)
+    make_grant(principal, unclassified)
+
+    header, *rows = read_csv(as_auditor.get(EXPORT))
+
+    assert tuple(header) == (*FIRST_COLUMNS, "privilege type", "API", "tier", "tier reason")
+    by_privilege = {row[6]: dict(zip(header, row, strict=True)) for row in rows}
+    assert set(by_privilege) == {"Global Administrator", "full_access_as_app", "Custom.Read.All"}
+    role = by_privilege["Global Administrator"]
+    assert (role["privilege type"], role["API"], role["tier"], role["tier reason"]) == (
+        "role",
+        "",
+        "0",
+        "Holds every permission.",
+    )
+    grant = by_privilege["full_access_as_app"]
+    assert (grant["privilege type"], grant["API"], grant["tier"], grant["tier reason"]) == (
+        "app_permission",
+        "Office 365 Exchange Online",
+        "1",
+        "Reads every mailbox.",
+    )
+    assert (grant["kind"], grant["granted via"], grant["scope"]) == (
+        "app_permission",
+        "app_role",
+        "Tenant",
+    )
+    assert by_privilege["Custom.Read.All"]["tier"] == "unclassified"
+
+
+def test_the_tier_and_type_filters_narrow_the_export(as_auditor, tenant, global_admin_role):
+    make_assignment(make_principal(tenant, "Role holder"), global_admin_role)
+    make_grant(make_principal(tenant, "Tier 0 holder"), make_permission(tenant, "A.All", tier=0))
+    make_grant(make_principal(tenant, "Tier 2 holder"), make_permission(tenant, "B.All", tier=2))
+
+    _header, *rows = read_csv(as_auditor.get(EXPORT, {"privilege_type": "app_permission"}))
+    assert sorted(row[0] for row in rows) == ["Tier 0 holder", "Tier 2 holder"]
+    _header, *rows = read_csv(as_auditor.get(EXPORT, {"tier": "0"}))
+    assert [row[0] for row in rows] == ["Tier 0 holder"]
+    assert as_auditor.get(EXPORT, {"tier": "7"}).status_code == 400
+
+
+def test_a_formula_in_a_permission_or_its_api_is_neutralised(as_auditor, tenant):
+    permission = make_permission(tenant, "=cmd|' /C calc'!A0", resource_name="@SUM(1)")
+    make_grant(make_principal(tenant, "Evil"), permission)
+
+    header, *rows = read_csv(as_auditor.get(EXPORT))
+
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["role"] == "'=cmd|' /C calc'!A0"
+    assert row["API"] == "'@SUM(1)"

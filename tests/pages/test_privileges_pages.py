@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -463,3 +465,30 @@ def test_hostile_values_are_escaped_everywhere(as_auditor, tenant):
         content = as_auditor.get(url).content.decode()
         assert "<script>" not in content, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content, url
+
+
+# --- cost -----------------------------------------------------------------------------------
+
+
+def count_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_permission_rows_cost_no_query_each(as_auditor, tenant, privileges):
+    url = INVENTORY + "?per_page=200&privilege_type=app_permission&tier=0"
+    few = count_queries(as_auditor, url)
+    for n in range(20):
+        make_grant(make_principal(tenant, f"Grantee {n:02d}"), privileges["rmrw"])
+    many = count_queries(as_auditor, url)
+    assert as_auditor.get(url).context["table"].paginator.count == 21
+    assert few == many
+
+
+def test_the_principal_page_costs_the_same_with_more_privileges(as_auditor, exposed, privileges):
+    url = reverse("identities:principal", args=[exposed.pk])
+    few = count_queries(as_auditor, url)
+    make_grant(exposed, privileges["sites"])
+    make_grant(exposed, privileges["odd"])
+    assert count_queries(as_auditor, url) == few
