@@ -91,6 +91,8 @@ class InventoryTable(tables.Table):
         verbose_name="Service principal",
         order_by=("principal__display_name", "pk"),
         empty_values=(),
+        # Long names wrap, so that the privilege and its tier stay in view on a desk.
+        attrs={"td": {"class": "name-cell"}},
     )
     app_id = tables.Column(
         accessor="principal__app_id",

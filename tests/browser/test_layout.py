@@ -8,6 +8,16 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import Cycle, ItemReviewer, ReviewItem
+from tests.factories import (
+    make_application,
+    make_assignment,
+    make_grant,
+    make_permission,
+    make_principal,
+    make_role,
+    make_tenant,
+    owner,
+)
 
 from .screenshots import screenshot
 from .test_admin_journey import person, sign_in
@@ -139,3 +149,83 @@ def test_every_page_fits_a_desk_and_a_phone(chromium, page, site, sim, running_c
         assert box and box["x"] + box["width"] <= PHONE["width"] + 1, name
     context.close()
     assert errors == []
+
+
+def test_privilege_pages_fit_a_desk_and_a_phone(page, site, sim, settings):
+    """The inventory with application permissions and tiers, and a principal page with every
+    part of "who can act as it", built from rows (not a sync) so that each part is present."""
+    tenant = make_tenant(settings.AZURE_TENANT_ID, "Contoso (simulated)")
+    reason = "Can grant itself any application permission, and so any directory role: Tier 0."
+    role = make_role(tenant, "Privileged Authentication Administrator")
+    role.tier, role.tier_reason = 0, reason
+    role.save()
+    permissions = [
+        make_permission(tenant, "AppRoleAssignment.ReadWrite.All", tier=0, tier_reason=reason),
+        make_permission(tenant, "RoleManagement.ReadWrite.Directory", tier=0, tier_reason=reason),
+        make_permission(
+            tenant,
+            "full_access_as_app",
+            resource_name="Office 365 Exchange Online",
+            resource_app_id="00000002-0000-0ff1-ce00-000000000000",
+            tier=1,
+            tier_reason="Reads and sends the mail of every mailbox in the organisation.",
+        ),
+        make_permission(
+            tenant, "Sites.FullControl.All", resource_name="Office 365 SharePoint Online"
+        ),
+    ]
+    long_upn = "a.very-long-owner-name.for-layout@subsidiary.contoso-holdings.example"
+    principal = make_principal(
+        tenant,
+        "Deployment automation for the finance data platform (production)",
+        owners=[owner("u-1", "Fiona Finance-Operations") | {"userPrincipalName": long_upn}],
+        credentials=[
+            {"kind": "certificate", "keyId": "c1", "displayName": "prod cert", "end": None}
+        ],
+    )
+    make_assignment(principal, role)
+    for permission in permissions:
+        make_grant(principal, permission)
+    make_application(
+        tenant,
+        principal,
+        owners=[owner("u-2", "Ben Builder"), owner("sp-9", "Release pipeline", "servicePrincipal")],
+        credentials=[
+            {
+                "kind": "secret",
+                "keyId": "s1",
+                "displayName": "two-year secret",
+                "start": "2026-01-01T00:00:00Z",
+                "end": "2028-01-01T00:00:00Z",
+            }
+        ],
+        federated_credentials=[
+            {
+                "id": "f1",
+                "name": "github-production-environment-deployments",
+                "issuer": "https://token.actions.githubusercontent.com",
+                "subject": "repo:contoso-finance/data-platform-deployments:environment:production",
+                "audiences": ["api://AzureADTokenExchange"],
+            },
+            {
+                "id": "f2",
+                "name": "any-branch",
+                "issuer": "https://token.actions.githubusercontent.com",
+                "audiences": ["api://AzureADTokenExchange"],
+                "claimsMatchingExpression": {
+                    "value": "claims['sub'] matches 'repo:contoso-finance/*:ref:refs/heads/*'"
+                },
+            },
+        ],
+    )
+    sign_in(page, site, sim, person(sim, "Admin"))
+    inventory = reverse("identities:inventory")
+    visit(page, site, inventory, "inventory-privileges")
+    visit(page, site, inventory + "?privilege_type=app_permission&tier=0", "inventory-tier-0")
+    visit(page, site, reverse("identities:principal", args=[principal.pk]), "principal-privileges")
+    page.set_viewport_size(DESK)
+    page.goto(site + reverse("identities:principal", args=[principal.pk]))
+    # The reason is on the page as text, not only in a tooltip.
+    assert page.get_by_text(reason).first.is_visible()
+    assert page.get_by_text("broader than it looks").is_visible()
+    assert list(page.problems) == []
