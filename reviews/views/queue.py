@@ -3,6 +3,7 @@ recommendations at once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from identities.bidi import isolate_text
+from identities.credentials import who_can_act
 
 from .. import services
 from ..forms import DecisionForm
@@ -94,6 +96,7 @@ def queue(request: HttpRequest, pk: int) -> HttpResponse:
     page = _queue_pages(items, show).get_page(request.GET.get("page"))
     now = timezone.now()
     context = {
+        "cards": _cards(page.object_list, now),
         "nav": "my_reviews",
         "cycle": cycle,
         "campaign": cycle.campaign,
@@ -108,6 +111,27 @@ def queue(request: HttpRequest, pk: int) -> HttpResponse:
         "default_decision": cycle.setting("default_decision"),
     }
     return render(request, "reviews/queue.html", context)
+
+
+def _cards(items: Any, now: datetime) -> list[dict[str, Any]]:
+    """The page's items, one card per service principal: its roles and permissions, each with
+    its own decision, and the evidence about the principal once (who can act as it, its
+    credentials and their findings). Items come sorted by principal; nothing is queried here
+    (the principal and its app registration are joined in `_display_items`)."""
+    cards: list[dict[str, Any]] = []
+    for item in items:
+        if not cards or cards[-1]["principal"].pk != item.principal_id:
+            principal = item.principal
+            cards.append(
+                {
+                    "principal": principal,
+                    "first": item,
+                    "items": [],
+                    "who": who_can_act(principal, now),
+                }
+            )
+        cards[-1]["items"].append(item)
+    return cards
 
 
 def _render_item(
@@ -160,7 +184,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             request, item.pk, show=show, page=_requested_page(request.POST), error=error
         )
     # Graph's names, isolated: a right-to-left override in one cannot turn the message around.
-    names = f"{isolate_text(item.principal_name)} · {isolate_text(item.role_name)}"
+    names = f"{isolate_text(item.principal_name)} · {isolate_text(item.privilege_label)}"
     if error:
         messages.error(request, f"{names}: {error}")
     else:

@@ -41,11 +41,13 @@ def reviewer(username: str = "rita-apply"):
 
 
 def open_cycle(user, *, default_decision: str = Campaign.Default.REVOKE, **fields) -> Cycle:
-    """A running cycle over every privileged assignment the sync mirrored; `user` reviews all."""
+    """A running cycle over every privileged role assignment the sync mirrored (pass
+    `privileges=` for application permissions too); `user` reviews all."""
     now = timezone.now()
     values = {
         "tenant": Tenant.objects.get(),
         "name": "Privileged service principals",
+        "privileges": Campaign.Privileges.ROLES,
         "start_at": now - timedelta(minutes=1),
         "reviewer_mode": Campaign.ReviewerMode.NAMED,
         "default_decision": default_decision,
