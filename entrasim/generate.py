@@ -2,6 +2,7 @@
 
 The generated tenant holds exactly `privileged_assignments` (principal, role, scope, kind)
 tuples of privileged roles held by service principals, spread over about size/2.5 principals,
+and (generate_permissions) about as many application permissions on the monitored APIs,
 plus noise a correct sync must ignore (users and groups holding the same roles, inherited
 group-membership entries, non-privileged roles, principals without roles). The first principals
 are shaped so that even a tiny tenant contains every special case a review UI must handle.
@@ -17,6 +18,7 @@ from typing import Any
 
 from . import roles as catalogue
 from .auth import DEFAULT_APP_ROLES, FEDERATED_AUDIENCE
+from .generate_permissions import PermissionGenerator
 from .tenant import (
     APP_ROLE_ADMIN,
     APP_ROLE_AUDITOR,
@@ -94,23 +96,33 @@ _FORCED_GRANTS: tuple[tuple[tuple[str, str, str], ...], ...] = (
 
 
 def generate_tenant(
-    privileged_assignments: int, seed: int, *, now: datetime | None = None
+    privileged_assignments: int,
+    seed: int,
+    *,
+    now: datetime | None = None,
+    app_permission_grants: int | None = None,
 ) -> SimTenant:
-    """A tenant with exactly `privileged_assignments` privileged service-principal grants.
+    """A tenant with exactly `privileged_assignments` privileged service-principal role grants
+    and exactly `app_permission_grants` application permissions held by service principals on
+    the monitored APIs (None: as many as role grants).
 
-    Deterministic for (privileged_assignments, seed, now); `now` defaults to today 00:00 UTC
-    so that two calls on the same day produce identical tenants.
+    Deterministic for (privileged_assignments, seed, now, app_permission_grants); `now`
+    defaults to today 00:00 UTC so that two calls on the same day produce identical tenants.
     """
     if privileged_assignments < 0:
         raise ValueError("privileged_assignments must be >= 0")
+    grants = privileged_assignments if app_permission_grants is None else app_permission_grants
+    if grants < 0:
+        raise ValueError("app_permission_grants must be >= 0")
     moment = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return _Generator(privileged_assignments, seed, moment).build()
+    return _Generator(privileged_assignments, seed, moment, grants).build()
 
 
 class _Generator:
-    def __init__(self, size: int, seed: int, now: datetime) -> None:
+    def __init__(self, size: int, seed: int, now: datetime, grants: int) -> None:
         self.size = size
         self.seed = seed
+        self.grants = grants
         # Reproducible test data, not secrets: a seeded PRNG is exactly what is wanted.
         self.rng = random.Random(f"spreview-simulator/{size}/{seed}")  # noqa: S311
         self.now = now
@@ -159,7 +171,11 @@ class _Generator:
             display_name=f"Contoso Simulated {self.seed}",
             default_domain=f"contososim{self.seed}.onmicrosoft.com",
             app=app,
-            generated_with={"privileged_assignments": self.size, "seed": self.seed},
+            generated_with={
+                "privileged_assignments": self.size,
+                "seed": self.seed,
+                "app_permission_grants": self.grants,
+            },
         )
         self._roles()
         self._administrative_units()
@@ -168,6 +184,18 @@ class _Generator:
         self._privileged_holders()
         self._noise()
         self._app_role_holders()
+        PermissionGenerator(
+            self.tenant,
+            grants=self.grants,
+            seed=self.seed,
+            size=self.size,
+            now=self.now,
+            role_holders=self.holders,
+            user_ids=self.user_ids,
+            sync_sp_id=self.sync_sp_id,
+            microsoft_tenant=MICROSOFT_TENANT,
+            hostile_names=HOSTILE_NAMES,
+        ).build()
         return self.tenant
 
     def _secret(self, length: int = 40) -> str:

@@ -30,6 +30,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8443, help="HTTPS port (0: any free)")
         parser.add_argument("--assignments", type=int, default=60, help="tenant size")
         parser.add_argument("--seed", type=int, default=1, help="generator seed")
+        parser.add_argument(
+            "--app-permission-grants",
+            type=int,
+            default=None,
+            help="application permissions held by service principals (default: as many as "
+            "--assignments)",
+        )
         parser.add_argument("--page-size", type=int, default=100, help="Graph page size")
         parser.add_argument(
             "--token-lifetime", type=int, default=3599, help="access token lifetime, seconds"
@@ -53,7 +60,11 @@ class Command(BaseCommand):
         }
         try:
             if options["reset"] or not (state_dir / STATE_FILE).exists():
-                tenant = generate_tenant(privileged_assignments=size, seed=seed)
+                tenant = generate_tenant(
+                    privileged_assignments=size,
+                    seed=seed,
+                    app_permission_grants=options["app_permission_grants"],
+                )
                 sim = Simulator(tenant, state_dir=state_dir, **kwargs)  # saved on stop
             else:
                 sim = Simulator.load(state_dir, **kwargs)
