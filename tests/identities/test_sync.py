@@ -249,7 +249,7 @@ def test_without_beta_the_built_in_privileged_list_decides(graph_settings, sim):
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert "built-in list" in run.notes
-    privileged = RoleDefinition.objects.filter(is_privileged=True)
+    privileged = RoleDefinition.objects.filter(is_privileged=True, privilege_type="role")
     assert privileged.exists()
     assert set(privileged.values_list("template_id", flat=True)) <= set(PRIVILEGED_TEMPLATE_IDS)
     assert all(r.privileged_source == "builtin_list" for r in privileged)
