@@ -1,5 +1,9 @@
 """Sync benchmark: full sync and re-sync against the raw fetch of the same Graph pages.
 
+Every privilege is included: directory-role assignments and the application permissions of the
+monitored APIs (the generator grants about as many permissions as role assignments), with the
+principals' details and their app registrations (owners, federated credentials).
+
 For each tenant size the simulator runs in its own process (Graph is remote in real life, and
 sharing the GIL would flatter neither side). Reported per size, all measured in this one run:
 - floor: wall time of fetching every page the sync fetches, with the same client, no database;
@@ -45,8 +49,11 @@ def new_directory():
 
 def fetch_everything(directory) -> dict:
     """Exactly the Graph traffic of a sync, with nothing written anywhere."""
+    from django.conf import settings
+
     from identities.graph.directory import (
         ASSIGNMENT_SOURCES,
+        DEFAULT_ACCESS_ROLE_ID,
         GET_BY_IDS_LIMIT,
         is_service_principal,
     )
@@ -60,16 +67,40 @@ def fetch_everything(directory) -> dict:
         if flagged is not None
         else {d["id"] for d in definitions if d.get("templateId") in PRIVILEGED_TEMPLATE_IDS}
     )
+    resources = [directory.resource_principal(a) for a in settings.APP_PERMISSION_RESOURCES]
     principal_ids: set[str] = set()
     for source in ASSIGNMENT_SOURCES:
         for page in directory.assignment_pages(source, privileged):
             principal_ids.update(
                 item["principal"]["id"] for item in page if is_service_principal(item)
             )
+    grants = 0
+    for resource in filter(None, resources):
+        for page in directory.app_role_grant_pages(resource["id"]):
+            held = [
+                item["principalId"]
+                for item in page
+                if item.get("principalType") == "ServicePrincipal"
+                and item.get("appRoleId") != DEFAULT_ACCESS_ROLE_ID
+            ]
+            grants += len(held)
+            principal_ids.update(held)
+    tenant_id = settings.AZURE_TENANT_ID.lower()
     ordered = sorted(principal_ids)
     for start in range(0, len(ordered), GET_BY_IDS_LIMIT):
         found = directory.service_principals(ordered[start : start + GET_BY_IDS_LIMIT])
         directory.owners_of([o["id"] for o in found])
+        directory.app_registrations_of(
+            sorted(
+                {
+                    o["appId"]
+                    for o in found
+                    if o.get("servicePrincipalType") == "Application"
+                    and str(o.get("appOwnerOrganizationId") or "").lower() == tenant_id
+                    and o.get("appId")
+                }
+            )
+        )
     for _page in directory.sign_in_pages():
         pass
     stats = directory.client.stats
@@ -78,6 +109,7 @@ def fetch_everything(directory) -> dict:
         "pages": stats.pages,
         "requests": stats.requests,
         "privileged": sorted(privileged),
+        "grants": grants,
     }
 
 
@@ -87,7 +119,8 @@ def truncate() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE identities_assignment, identities_serviceprincipal, "
-            "identities_roledefinition, identities_syncrun, identities_tenant CASCADE"
+            "identities_application, identities_roledefinition, identities_syncrun, "
+            "identities_tenant CASCADE"
         )
 
 
@@ -107,6 +140,7 @@ def round_trip_seconds(samples: int = 300) -> float:
 
 def timed_sync(directory) -> dict:
     from identities import sync
+    from identities.models import Application, Assignment
 
     with count_round_trips() as trips:
         started = time.perf_counter()
@@ -121,6 +155,8 @@ def timed_sync(directory) -> dict:
         "pages": stats.pages,
         "requests": stats.requests,
         "assignments": run.assignments_seen,
+        "grants": Assignment.objects.filter(last_seen_run=run.pk, kind="app_permission").count(),
+        "applications": Application.objects.filter(last_seen_run=run.pk).count(),
         "principals": run.principals_seen,
         "created": run.assignments_created,
         "updated": run.assignments_updated,
@@ -205,6 +241,8 @@ def main() -> None:
             row = {
                 "size": size,
                 "assignments": full["assignments"],
+                "grants": full["grants"],
+                "applications": full["applications"],
                 "principals": full["principals"],
                 "pages": floor["pages"],
                 "requests": floor["requests"],
@@ -226,14 +264,16 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print()
     header = (
-        "| assignments | principals | pages | floor s | sync s | ratio | rows/s | DB trips "
-        "| re-sync s | budget s | DB trips | peak MiB | SDK/ours |"
+        "| privileges | of which permissions | principals | app registrations | pages | floor s "
+        "| sync s | ratio | rows/s | DB trips | re-sync s | budget s | DB trips | peak MiB "
+        "| SDK/ours |"
     )
     print(header)
-    print("|" + "---|" * 13)
+    print("|" + "---|" * 15)
     for r in results:
         print(
-            f"| {r['assignments']} | {r['principals']} | {r['pages']} | {r['floor_s']} "
+            f"| {r['assignments']} | {r['grants']} | {r['principals']} | {r['applications']} "
+            f"| {r['pages']} | {r['floor_s']} "
             f"| {r['sync_s']} | {r['sync_ratio']} | {r['rows_per_s']} | {r['sync_round_trips']} "
             f"| {r['resync_s']} | {r['resync_budget_s']} | {r['resync_round_trips']} "
             f"| {r['peak_mib']} | {r.get('sdk_over_ours', '-')} |"
