@@ -85,7 +85,7 @@ def record_decision(
     audit.record(
         f"reviews.decision.{decision}",
         actor=actor,
-        summary=f"{item.principal_name} · {item.role_name}: {Decision(decision).label}"
+        summary=f"{item.principal_name} · {item.privilege_label}: {Decision(decision).label}"
         + (" (changed)" if old["decision"] != Decision.PENDING else ""),
         tenant_id=_tenant_id(cycle.campaign),
         campaign_id=cycle.campaign_id,
@@ -127,7 +127,7 @@ def accept_recommendations(
             audit.event(
                 f"reviews.decision.{item.decision}",
                 actor=actor,
-                summary=f"{item.principal_name} · {item.role_name}: "
+                summary=f"{item.principal_name} · {item.privilege_label}: "
                 f"{Decision(item.decision).label} (recommendation accepted)",
                 tenant_id=_tenant_id(cycle.campaign),
                 campaign_id=cycle.campaign_id,

@@ -12,18 +12,26 @@ from identities.models import Assignment
 
 from .. import audit
 from ..models import ApplyStatus, Outcome, ReviewItem
+from ..privileges import privilege_label
 
 
 def record_sync_removals(tenant_id: str, run_id: int, assignment_ids: list[int]) -> int:
     """Audit assignments the sync found gone from Entra ID (called inside the sweep)."""
     rows = Assignment.objects.filter(pk__in=assignment_ids).values(
-        "pk", "principal__display_name", "principal__object_id", "role__display_name", "kind"
-    )
+        "pk", "principal__display_name", "principal__object_id", "role__display_name", "kind",
+        "role__privilege_type", "role__resource_name", "role__tier",
+    )  # fmt: skip
     return audit.record_many(
         audit.event(
             "identities.assignment.removed",
-            summary=f"{r['principal__display_name']} · {r['role__display_name']} ({r['kind']}) "
-            "no longer in Entra ID",
+            summary=f"{r['principal__display_name']} · "
+            + privilege_label(
+                r["role__display_name"],
+                r["role__privilege_type"],
+                r["role__resource_name"],
+                r["role__tier"],
+            )
+            + f" ({r['kind']}) no longer in Entra ID",
             tenant_id=tenant_id,
             object_type="assignment",
             object_id=str(r["pk"]),
@@ -54,7 +62,7 @@ def record_regrants(tenant_id: str, run_id: int, assignment_ids: list[int]) -> i
     return audit.record_many(
         audit.event(
             "reviews.assignment.regranted",
-            summary=f"{i.principal_name} · {i.role_name} is back in Entra ID after "
+            summary=f"{i.principal_name} · {i.privilege_label} is back in Entra ID after "
             f"{i.cycle.campaign.name} #{i.cycle.number} removed it",
             tenant_id=tenant_id,
             campaign_id=i.cycle.campaign_id,
