@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 from .bidi import isolate
 from .dates import time_html
 from .models import Assignment, RoleDefinition, SyncRun
+from .tiers import tier_label
 
 TABLE_TEMPLATE = "identities/_table.html"
 NOTHING = "—"
@@ -64,14 +65,10 @@ GRANTED_LABELS = {Assignment.Granted.PIM: "PIM", Assignment.Granted.APP_ROLE: "A
 TIER_VARIANTS = {0: "danger", 1: "warning", 2: "neutral"}
 
 
-def tier_text(tier: int | None) -> str:
-    return "Unclassified" if tier is None else f"Tier {tier}"
-
-
 def tier_badge(tier: int | None, reason: str = "") -> SafeString:
     """The tier as a coloured label, its reason on hover (the principal page prints it)."""
     variant = "unclassified" if tier is None else TIER_VARIANTS.get(tier, "neutral")
-    return badge(tier_text(tier), variant, reason)
+    return badge(tier_label(tier), variant, reason)
 
 
 def privilege_html(role: RoleDefinition) -> SafeString:

@@ -31,8 +31,3 @@ def duration(value: timedelta | None) -> str:
 def tier_badge(role: RoleDefinition) -> SafeString:
     """A privilege's tier label, its reason on hover; pages that can print the reason do."""
     return tables.tier_badge(role.tier, role.tier_reason)
-
-
-@register.filter
-def tier_text(tier: int | None) -> str:
-    return tables.tier_text(tier)
