@@ -492,3 +492,20 @@ def test_the_principal_page_costs_the_same_with_more_privileges(as_auditor, expo
     make_grant(exposed, privileges["sites"])
     make_grant(exposed, privileges["odd"])
     assert count_queries(as_auditor, url) == few
+
+
+def test_owners_of_the_app_registration_alone_are_owners(as_auditor, tenant, global_admin_role):
+    principal = make_principal(tenant, "Registered", owners=[], owner_count=0)
+    make_assignment(principal, global_admin_role)
+    no_one = principal_page(as_auditor, principal).content.decode()
+    assert '<span class="badge badge-warning">no owner</span>' in no_one
+    make_application(
+        tenant,
+        principal,
+        owners=[{"id": "u-1", "type": "#microsoft.graph.user", "displayName": "Reg Owner"}],
+    )
+
+    content = principal_page(as_auditor, principal).content.decode()
+
+    assert '<span class="badge badge-warning">no owner</span>' not in content
+    assert "Reg Owner" in content
