@@ -471,3 +471,31 @@ def test_the_failure_notice_names_the_permission_its_api_and_tier():
     assert f"Deploy robot: {RW_DIRECTORY} on Microsoft Graph (Tier 0) (Request_BadRequest)" in (
         message.body
     )
+
+
+def test_the_cycle_page_counts_permissions_and_names_a_to_do_with_its_grant():
+    world = estate()
+    cycle = _closed(world)
+    item = cycle.items.get(role_name=RW_DIRECTORY)
+    item.apply_status = ApplyStatus.MANUAL
+    item.apply_error = "Read-only deployment: remove appRoleAssignment X on service principal Y."
+    item.save(update_fields=["apply_status", "apply_error"])
+    response = login(world.admin).get(reverse("reviews:cycle_detail", args=[cycle.pk]))
+    content = response.content.decode()
+    assert (response.context["counts"]["permissions"], response.context["counts"]["roles"]) == (
+        4,
+        2,
+    )
+    assert "Removals to look at" in content
+    assert f"{RW_DIRECTORY} on Microsoft Graph" in content
+    assert "remove appRoleAssignment X on service principal Y." in content
+
+
+def test_the_invitation_lists_permissions_with_their_api_and_tier():
+    world = estate()
+    mail.outbox.clear()
+    cycle = cycle_of(world)
+    assert emails.send_invitations(cycle.pk).sent == 1
+    (message,) = mail.outbox
+    assert f"- Deploy robot: {RW_DIRECTORY} on Microsoft Graph (Tier 0)" in message.body
+    assert "- Mail reader: Reports.Read.All on Microsoft Graph\n" in message.body
