@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+import requests
 
 from entrasim import SimTenant, Simulator, generate_tenant
 from entrasim import permissions as catalogue
@@ -549,3 +550,70 @@ def test_grant_count_scales_for_the_benchmark_sizes():
 
     assert len(tenant.expected_app_permission_grants()) == 2000
     assert len(tenant.expected_privileged_sp_assignments()) == 200
+
+
+def test_deleting_a_principal_takes_its_grants_with_it(fresh_graph):
+    tenant = fresh_graph.sim.tenant
+    holder = next(iter(tenant.expected_app_permission_grants()))[0]
+
+    tenant.delete_service_principal(holder)
+
+    assert not tenant.app_role_assignments.by_principal(holder)
+    assert holder not in {p for p, _, _ in tenant.expected_app_permission_grants()}
+
+
+def test_another_process_grants_revokes_and_reads_the_expected_set_over_http(fresh_graph):
+    sim = fresh_graph.sim
+    holder = next(iter(sim.tenant.expected_app_permission_grants()))[0]
+    control = f"{sim.graph_url}/_sim"
+
+    granted = requests.post(
+        f"{control}/tenant",
+        json={
+            "op": "add_app_role_assignment",
+            "args": {
+                "principal_id": holder,
+                "resource_app_id": catalogue.SHAREPOINT_APP_ID,
+                "permission_value": "Sites.FullControl.All",
+            },
+        },
+        verify=str(sim.ca_path),
+        timeout=10,
+    )
+    expected = requests.get(
+        f"{control}/expected-app-permissions", verify=str(sim.ca_path), timeout=10
+    ).json()
+    revoked = requests.post(
+        f"{control}/tenant",
+        json={
+            "op": "remove_app_role_assignment",
+            "args": {"assignment_id": granted.json()["result"]},
+        },
+        verify=str(sim.ca_path),
+        timeout=10,
+    )
+
+    assert granted.status_code == 200, granted.text
+    sharepoint = resource_id(sim.tenant, catalogue.SHAREPOINT_APP_ID)
+    assert [holder, sharepoint, "678536fe-1083-478a-9c59-b99265e6b0d3"] in expected
+    assert revoked.json() == {"result": True}
+    assert (holder, sharepoint, "678536fe-1083-478a-9c59-b99265e6b0d3") not in (
+        sim.tenant.expected_app_permission_grants()
+    )
+
+
+def test_the_demo_tenant_shows_every_way_to_be_privileged():
+    tenant = generate_tenant(privileged_assignments=60, seed=1)
+    permission_holders = {p for p, _, _ in tenant.expected_app_permission_grants()}
+    role_holders = tenant.principal_ids_with_privileged_roles()
+    apps = {a.app_id: a for a in tenant.applications.values()}
+    owned = [
+        p
+        for p in permission_holders | role_holders
+        if (app := apps.get(tenant.service_principals[p].app_id)) and app.owner_ids
+    ]
+
+    assert len(tenant.expected_app_permission_grants()) == 60
+    assert permission_holders - role_holders
+    assert permission_holders & role_holders
+    assert owned
