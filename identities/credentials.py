@@ -1,7 +1,9 @@
-"""Secrets and certificates of a service principal as a reviewer reads them: dates and status.
+"""Secrets, certificates and federated credentials as a reviewer reads them: dates, status,
+findings (no expiry, a secret valid over a year, a secret beside a federated credential), and
+who can act as a principal (owners and credentials of it and of its app registration).
 
-The sync stores credential metadata as JSON; a bad item or date must show as "unknown", never
-break the page.
+The sync stores this metadata as JSON; a bad item or date must show as "unknown", never break
+the page.
 """
 
 from __future__ import annotations
