@@ -142,7 +142,10 @@ def _still_granted(client: GraphClient, privilege: Privilege) -> bool:
 def current_grants(client: GraphClient, privilege: Privilege) -> list[Grant]:
     """What Graph lists now for this principal, role, scope and kind (GETs only)."""
     if privilege.kind == APP_PERMISSION:
-        return _app_role_grants(client, privilege)
+        try:
+            return _app_role_grants(client, privilege)
+        except GraphNotFound:  # the principal is gone, and every grant it held
+            return []
     if privilege.kind == "active":
         return [
             Grant(

@@ -267,3 +267,23 @@ def test_a_campaign_over_roles_and_permissions_applies_both(graph_settings, sim)
     assert sim.tenant.expected_privileged_sp_assignments() == set()
     permission_items = [i for i in items if i.privilege_type == "app_permission"]
     assert deletes_per_grant(sim, permission_items) == {i.pk: 1 for i in permission_items}
+
+
+def test_a_principal_deleted_since_the_review_holds_nothing_to_remove(graph_settings, sim):
+    from identities.graph import GraphClient
+    from identities.graph.removals import ALREADY_GONE, Privilege, current_grants, remove
+
+    gone = Privilege(
+        kind="app_permission",
+        granted_via="app_role",
+        principal_id="00000000-dead-0000-0000-000000000000",
+        role_id="00000000-0000-0000-0000-000000000001",
+        directory_scope_id="/",
+        role_assignment_id="no-such-grant",
+        resource_id=next(iter(held(sim)))[1],
+    )
+    client = GraphClient.from_settings()
+
+    assert current_grants(client, gone) == []
+    assert remove(client, gone, "spreview review: revoked") == ALREADY_GONE
+    assert [r.status for r in deletes(sim)] == [404]
