@@ -20,6 +20,7 @@ from identities.filters import inactive_principals_q, inventory_queryset
 from identities.models import ServicePrincipal, SyncRun, Tenant
 
 from .models import DECIDED, NEEDS_ATTENTION, Cycle, EmailDelivery, ItemReviewer, ReviewItem
+from .privileges import privilege_label
 
 EXPIRING_SHOWN = 10
 
@@ -64,7 +65,11 @@ def _role_bars(rows: list[dict[str, Any]]) -> list[RoleBar]:
     return [
         RoleBar(
             role_id=row["role"],
-            name=row["role__display_name"],
+            # A permission's value alone is ambiguous (Sites.FullControl.All exists on two
+            # APIs): name its API too.
+            name=privilege_label(
+                row["role__display_name"], row["role__privilege_type"], row["role__resource_name"]
+            ),
             principals=row["principals"],
             assignments=row["assignments"],
             # A role held by anyone keeps a visible sliver of a bar.
@@ -135,7 +140,7 @@ def build_overview(tenant: Tenant | None, now: datetime | None = None) -> Overvi
         setattr(overview, name, value or 0)
 
     by_role = (
-        current.values("role", "role__display_name")
+        current.values("role", "role__display_name", "role__privilege_type", "role__resource_name")
         .annotate(principals=Count("principal", distinct=True), assignments=Count("pk"))
         .order_by("-principals", "role__display_name", "role")
     )

@@ -499,3 +499,20 @@ def test_the_invitation_lists_permissions_with_their_api_and_tier():
     (message,) = mail.outbox
     assert f"- Deploy robot: {RW_DIRECTORY} on Microsoft Graph (Tier 0)" in message.body
     assert "- Mail reader: Reports.Read.All on Microsoft Graph\n" in message.body
+
+
+def test_the_overview_names_a_permission_with_its_api(settings):
+    from reviews.overview import build_overview
+
+    world = estate()
+    sharepoint = make_permission(
+        world.tenant,
+        "Sites.FullControl.All",
+        resource_name="Office 365 SharePoint Online",
+        resource_app_id="00000003-0000-0ff1-ce00-000000000000",
+    )
+    make_grant(world.principals["reader"], sharepoint)
+    names = {bar.name for bar in build_overview(world.tenant).roles}
+    assert "Sites.FullControl.All on Office 365 SharePoint Online" in names
+    assert f"{RW_DIRECTORY} on Microsoft Graph" in names
+    assert "Global Administrator" in names
