@@ -13,6 +13,7 @@ from .. import audit, schedule
 from ..models import (
     Campaign,
 )
+from ..privileges import definition_choice_label
 from .common import CAMPAIGN_FIELDS, ReviewError, _snapshot, _tenant_id
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def create_campaign(
         campaign_id=campaign.pk,
         new={
             **_snapshot(campaign),
-            "roles": sorted(r.display_name for r in campaign.roles.all()),
+            "roles": sorted(definition_choice_label(r) for r in campaign.roles.all()),
             "reviewers": sorted(u.get_username() for u in campaign.reviewers.all()),
         },
     )
@@ -66,7 +67,7 @@ def update_campaign(
     campaign = Campaign.objects.select_for_update().select_related("tenant").get(pk=campaign_id)
     old = {
         **_snapshot(campaign),
-        "roles": sorted(r.display_name for r in campaign.roles.all()),
+        "roles": sorted(definition_choice_label(r) for r in campaign.roles.all()),
         "reviewers": sorted(u.get_username() for u in campaign.reviewers.all()),
     }
     for name in CAMPAIGN_FIELDS:
@@ -84,7 +85,7 @@ def update_campaign(
     campaign.reviewers.set(reviewers)
     new = {
         **_snapshot(campaign),
-        "roles": sorted(r.display_name for r in campaign.roles.all()),
+        "roles": sorted(definition_choice_label(r) for r in campaign.roles.all()),
         "reviewers": sorted(u.get_username() for u in campaign.reviewers.all()),
     }
     changed = {k for k in new if new[k] != old[k]}
