@@ -215,6 +215,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--no-sdk", action="store_true")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory sync (a fourth full pass)"
+    )
     args = parser.parse_args()
 
     ensure_database(BENCH_DB)
@@ -236,7 +239,7 @@ def main() -> None:
                 truncate()
                 full = timed_sync(new_directory())
                 again = timed_sync(new_directory())
-                peak = peak_memory_of_full_sync()
+                peak = 0 if args.no_memory else peak_memory_of_full_sync()
                 sdk = {} if args.no_sdk else sdk_comparison(env, floor["privileged"])
             row = {
                 "size": size,
