@@ -42,6 +42,16 @@ def inactive_principals_q(now=None) -> Q:
     )
 
 
+def ownerless_principals_q() -> Q:
+    """Nobody owns the principal or its app registration: nobody to ask, nobody accountable.
+
+    An owner of either object can add a credential and act as the principal, and in most
+    tenants the owners sit on the app registration, so both count."""
+    return Q(principal__owner_count=0) & (
+        Q(principal__application__isnull=True) | Q(principal__application__owner_count=0)
+    )
+
+
 # The tier filter's values: a tier number, or "none" for privileges the classification lacks.
 UNCLASSIFIED = "none"
 TIER_CHOICES = (
@@ -140,7 +150,7 @@ class InventoryFilter(django_filters.FilterSet):
         return qs.filter(role__tier=int(value)) if value else qs
 
     def filter_ownerless(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
-        return qs.filter(principal__owner_count=0) if value else qs
+        return qs.filter(ownerless_principals_q()) if value else qs
 
     def filter_inactive(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
         return qs.filter(inactive_principals_q()) if value else qs

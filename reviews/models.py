@@ -52,7 +52,7 @@ class Campaign(models.Model):
         TIER_1 = 1, "Tier 0 and Tier 1"
 
     class ReviewerMode(models.TextChoices):
-        OWNERS = "owners", "Owners of each service principal (fallback reviewers otherwise)"
+        OWNERS = "owners", "Owners of each principal or its app registration (else fallback)"
         NAMED = "named", "Named reviewers"
 
     class EndMode(models.TextChoices):

@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from identities.credentials import EXPIRY_WARNING_DAYS, CredentialRow
-from identities.filters import inactive_principals_q, inventory_queryset
+from identities.filters import inactive_principals_q, inventory_queryset, ownerless_principals_q
 from identities.models import ServicePrincipal, SyncRun, Tenant
 
 from .models import DECIDED, NEEDS_ATTENTION, Cycle, EmailDelivery, ItemReviewer, ReviewItem
@@ -132,7 +132,7 @@ def build_overview(tenant: Tenant | None, now: datetime | None = None) -> Overvi
     totals = current.aggregate(
         principals=Count("principal", distinct=True),
         assignments=Count("pk"),
-        ownerless=Count("principal", distinct=True, filter=Q(principal__owner_count=0)),
+        ownerless=Count("principal", distinct=True, filter=ownerless_principals_q()),
         inactive=Count("principal", distinct=True, filter=inactive_principals_q(now)),
         disabled=Count("principal", distinct=True, filter=Q(principal__account_enabled=False)),
     )

@@ -217,7 +217,11 @@ def _link_reviewers(
         for item in items:
             links.extend(ItemReviewer(item=item, user_id=u, source="named") for u in named)
     else:
-        owners_by_item = [user_owners(p.owners) for p in principals]
+        # Owners of the principal and of its app registration: either can act as it.
+        owners_by_item = [
+            user_owners(p.owners) + user_owners(p.application.owners if p.application else [])
+            for p in principals
+        ]
         people = {o["id"]: o for owners in owners_by_item for o in owners}
         user_ids = users_for_entra(campaign.tenant, people.values())
         for item, owners in zip(items, owners_by_item, strict=True):

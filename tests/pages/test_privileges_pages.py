@@ -509,3 +509,22 @@ def test_owners_of_the_app_registration_alone_are_owners(as_auditor, tenant, glo
 
     assert '<span class="badge badge-warning">no owner</span>' not in content
     assert "Reg Owner" in content
+
+
+def test_no_owner_means_nobody_owns_the_principal_or_its_app_registration(
+    as_auditor, tenant, global_admin_role
+):
+    """An owner of the app registration can act as the principal: not "no owner"."""
+    nobody = make_principal(tenant, "Nobody's app", owners=[], owner_count=0)
+    through_app = make_principal(tenant, "Owned through its registration", owners=[], owner_count=0)
+    make_application(
+        tenant, through_app, owners=[{"id": "u1", "type": "user", "displayName": "Una Owner"}]
+    )
+    for principal in (nobody, through_app):
+        make_assignment(principal, global_admin_role)
+
+    response = as_auditor.get(INVENTORY, {"ownerless": "on"})
+
+    assert {name for name, _ in rows_of(response)} == {"Nobody's app"}
+    overview = as_auditor.get(reverse("overview"))
+    assert overview.context["overview"].ownerless == 1
