@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .bidi import isolate_text
+from .credentials import APPLICATION, PRINCIPAL, owner_rows
 from .models import Assignment, ServicePrincipal
 from .streaming import with_export_timeout
 
@@ -76,10 +77,11 @@ def _owner_names(principal: ServicePrincipal) -> str:
     # Several names share this cell: each is isolated, so a right-to-left override in one cannot
     # reorder the others. A cell holding one name keeps it exactly as Graph gave it: a
     # spreadsheet lays out every cell on its own, so there is nothing next to it to disturb.
-    return "; ".join(
-        isolate_text(owner["upn"] or owner["display_name"] or owner["id"])
-        for owner in principal.owner_rows()
-    )
+    owners = owner_rows(principal.owners, PRINCIPAL)
+    if principal.application is not None:
+        owners += owner_rows(principal.application.owners, APPLICATION)
+    names = dict.fromkeys(owner.upn or owner.display_name or owner.id for owner in owners)
+    return "; ".join(isolate_text(name) for name in names)
 
 
 def _last_sign_in(principal: ServicePrincipal) -> str | datetime:
@@ -105,7 +107,7 @@ def inventory_csv_row(assignment: Assignment) -> list[str]:
             assignment.kind,
             assignment.granted_via,
             assignment.expires_at,
-            principal.owner_count,
+            assignment.owners_of_both,
             _owner_names(principal),
             _last_sign_in(principal),
             assignment.first_seen_at,

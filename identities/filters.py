@@ -10,7 +10,8 @@ from datetime import timedelta
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .bidi import isolate_text
@@ -28,7 +29,12 @@ def inventory_queryset(tenant: Tenant | None) -> QuerySet[Assignment]:
     return (
         Assignment.objects.current()
         .filter(tenant=tenant, principal__tenant=tenant, role__is_privileged=True)
-        .select_related("principal__tenant", "role")
+        .select_related("principal__tenant", "principal__application", "role")
+        # Owners of the principal and of its app registration: either can act as it.
+        .annotate(
+            owners_of_both=F("principal__owner_count")
+            + Coalesce(F("principal__application__owner_count"), Value(0))
+        )
         .order_by("principal__display_name", "role__display_name", "directory_scope_id", "pk")
     )
 

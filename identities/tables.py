@@ -118,9 +118,9 @@ class InventoryTable(tables.Table):
         empty_values=(),
     )
     owners = tables.Column(
-        accessor="principal__owner_count",
+        accessor="owners_of_both",
         verbose_name="Owners",
-        order_by=("principal__owner_count", "pk"),
+        order_by=("owners_of_both", "pk"),
         attrs={"td": {"class": "num"}},
     )
     last_sign_in = tables.Column(

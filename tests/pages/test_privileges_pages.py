@@ -528,3 +528,7 @@ def test_no_owner_means_nobody_owns_the_principal_or_its_app_registration(
     assert {name for name, _ in rows_of(response)} == {"Nobody's app"}
     overview = as_auditor.get(reverse("overview"))
     assert overview.context["overview"].ownerless == 1
+    listed = as_auditor.get(INVENTORY, {"q": "Owned through"}).context["table"].page.object_list
+    assert [row.get_cell("owners") for row in listed] == ["1"]
+    export = as_auditor.get(reverse("identities:inventory_export"), {"q": "Owned through"})
+    assert "Una Owner" in b"".join(export.streaming_content).decode()
