@@ -208,7 +208,9 @@ class CampaignForm(forms.ModelForm):
 
         data["privileges"] = data.get("privileges") or Campaign.Privileges.BOTH
         if data.get("role_scope") == Campaign.RoleScope.SELECTED and not data.get("roles"):
-            self.add_error("roles", "Choose at least one role, or review all privileged roles.")
+            self.add_error(
+                "roles", "Choose at least one role or permission, or review all of them."
+            )
         elif data.get("role_scope") == Campaign.RoleScope.SELECTED:
             wanted = {
                 Campaign.Privileges.ROLES: {"role"},

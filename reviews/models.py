@@ -34,7 +34,7 @@ class Campaign(models.Model):
         ENDED = "ended", "Ended"
 
     class RoleScope(models.TextChoices):
-        PRIVILEGED = "privileged", "All privileged roles"
+        PRIVILEGED = "privileged", "All privileged roles and permissions"
         SELECTED = "selected", "Chosen roles"
 
     class Kinds(models.TextChoices):

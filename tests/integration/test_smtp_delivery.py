@@ -86,5 +86,5 @@ def test_an_invitation_arrives_through_smtp_with_both_parts_and_the_link(
     assert f"Start here: {link}" in text
     assert f'href="{link}"' in html
     assert links.read_link(token) == (world.reviewer_a.pk, world.cycle.pk)
-    assert "review 2 privileged role assignments of service principals" in text
+    assert "review 2 privileged assignments (directory roles and application" in text
     assert "Payroll connector: Global Administrator" in html

@@ -64,8 +64,8 @@ def test_each_reviewer_gets_one_invitation_with_count_due_date_extra_text_and_li
     assert message.extra_headers["Auto-Submitted"] == "auto-generated"
     html = html_of(message)
     assert "Hello Rita <img" in message.body
-    assert "review 3 privileged role assignments of service principals" in message.body
-    assert "review <strong>3 privileged role assignments</strong> of service" in html
+    assert "review 3 privileged assignments (directory roles and application" in message.body
+    assert "review <strong>3 privileged assignments</strong> (directory roles" in html
     assert f"Please decide by {ENDS}:" in message.body
     assert f"Please decide by <strong>{ENDS}</strong>:" in html
     for part in (message.body, html):
@@ -81,7 +81,10 @@ def test_each_reviewer_gets_one_invitation_with_count_due_date_extra_text_and_li
         "Review requested: Quarterly privileged SP review (1 privileged assignment)"
     )
     assert "Hello Rob Reviewer," in rob_message.body
-    assert "review 1 privileged role assignment of" in rob_message.body
+    assert (
+        "review 1 privileged assignment (directory roles and application permissions) of"
+        in rob_message.body
+    )
     assert link_in(rob_message.body) != link
 
 

@@ -300,7 +300,7 @@ def demo_people_lines(tenant, reviewers: int = 2, reviews: list[dict] | None = N
         owners = sorted((p for p in owners if p.user_id in share), key=lambda p: rank[p.user_id])
     for person in owners[:reviewers]:
         count = len(owned[person.user_id])
-        what = f"owns {count} service principal{'s' if count != 1 else ''} with privileged roles"
+        what = f"owns {count} service principal{'s' if count != 1 else ''} with privileges"
         todo = items(person.user_id)
         lines.append(
             f"{person.display_name} (reviewer: {what}" + (f", {todo}" if todo else "") + ")"
