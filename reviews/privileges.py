@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from identities.bidi import isolate_text
+from identities.tiers import tier_label
 
 APP_PERMISSION = "app_permission"
 
 
-def tier_words(tier: int | None) -> str:
-    """ "Tier 0", "Tier 1", "Tier 2", or "Unclassified" (not in the classification)."""
-    return f"Tier {tier}" if tier is not None else "Unclassified"
+# "Tier 0" … "Unclassified": one wording with the mirror's pages.
+tier_words = tier_label
 
 
 def privilege_type_words(privilege_type: str) -> str:
