@@ -1214,7 +1214,7 @@ class TenantSync:
         )
 
     def sync_principal_details(self) -> None:
-        self._progress("reading principals, owners and app registrations")
+        self._progress("reading principals and owners")
         run_id = self.run_row.pk
         for batch, details in map_ahead(self._principal_details, self._principals_seen()):
             now = timezone.now()

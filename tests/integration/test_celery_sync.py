@@ -17,9 +17,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def mirrored(tenant_id: str) -> set[tuple[str, str, str, str]]:
+    """The mirror's current directory-role assignments (application permissions aside)."""
     return set(
         Assignment.objects.current()
-        .filter(tenant__tenant_id=tenant_id)
+        .filter(tenant__tenant_id=tenant_id, kind__in=("active", "eligible"))
         .values_list("principal__object_id", "role__object_id", "directory_scope_id", "kind")
     )
 
