@@ -135,7 +135,7 @@ class CampaignForm(forms.ModelForm):
             "justification": forms.RadioSelect,
         }
         labels = {
-            "role_scope": "Roles in scope",
+            "role_scope": "Which ones",
             "kinds": "Assignments",
             "reviewer_mode": "Reviewers",
             "reviewers": "Named or fallback reviewers",
@@ -157,6 +157,7 @@ class CampaignForm(forms.ModelForm):
         ).order_by("-privilege_type", "resource_name", "display_name", "pk")
         self.fields["roles"].queryset = roles
         self.fields["roles"].required = False
+        self.fields["roles"].label = "Chosen roles and permissions"
         self.fields["reviewers"].queryset = (
             get_user_model()
             .objects.filter(is_active=True)

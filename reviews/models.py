@@ -35,7 +35,7 @@ class Campaign(models.Model):
 
     class RoleScope(models.TextChoices):
         PRIVILEGED = "privileged", "All privileged roles and permissions"
-        SELECTED = "selected", "Chosen roles"
+        SELECTED = "selected", "Chosen roles and permissions"
 
     class Kinds(models.TextChoices):
         BOTH = "both", "Active and eligible"
