@@ -24,8 +24,9 @@ from reviews.models import Campaign, Cycle, Decision, Frequency, ItemReviewer, R
 
 NAME = "Quarterly review of privileged service principals"
 DESCRIPTION = (
-    "Every service principal holding a privileged Entra ID role, reviewed by its owners each "
-    "quarter. Principals without a user owner go to the fallback reviewer."
+    "Every privileged Entra ID role and application permission held by a service principal, "
+    "reviewed each quarter by the owners of the principal or its app registration. Principals "
+    "without a user owner go to the fallback reviewer."
 )
 JUSTIFICATIONS = {
     Decision.APPROVE: "Checked with the team: still needed. {reason}",
