@@ -535,6 +535,20 @@ def _grant_row(
     }
 
 
+def _upsert_listed_principals(principals: dict[str, dict[str, Any]], run_id: int) -> dict[str, int]:
+    """Mark the principals a listing named as seen (creating new ones); object id → pk."""
+    returned = upsert(
+        ServicePrincipal,
+        list(principals.values()),
+        conflict=("tenant", "object_id"),
+        update=("last_seen_at", "deleted_at"),
+        compare=("deleted_at",),
+        run_id=run_id,
+        returning=("object_id", "id"),
+    )
+    return {r[0]: r[1] for r in returned}
+
+
 def _assignment_row(
     tenant: Tenant,
     source: AssignmentSource,
@@ -936,16 +950,7 @@ class TenantSync:
                 item["principal"]["id"], _principal_basic_row(self.tenant, item["principal"], now)
             )
         with self._fenced():
-            returned = upsert(
-                ServicePrincipal,
-                list(principals.values()),
-                conflict=("tenant", "object_id"),
-                update=("last_seen_at", "deleted_at"),
-                compare=("deleted_at",),
-                run_id=run_id,
-                returning=("object_id", "id"),
-            )
-            principal_pk = {r[0]: r[1] for r in returned}
+            principal_pk = _upsert_listed_principals(principals, run_id)
             rows: dict[tuple, dict[str, Any]] = {}
             for item in wanted:
                 row = _assignment_row(
@@ -1063,16 +1068,7 @@ class TenantSync:
         with self._fenced():
             if unknown:
                 self._add_unknown_permissions(resource, unknown)
-            returned = upsert(
-                ServicePrincipal,
-                list(principals.values()),
-                conflict=("tenant", "object_id"),
-                update=("last_seen_at", "deleted_at"),
-                compare=("deleted_at",),
-                run_id=run_id,
-                returning=("object_id", "id"),
-            )
-            principal_pk = {r[0]: r[1] for r in returned}
+            principal_pk = _upsert_listed_principals(principals, run_id)
             rows: dict[tuple, dict[str, Any]] = {}
             for item in wanted:
                 row = _grant_row(
