@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -16,6 +17,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from accounts.people import person_label
+from identities.bidi import isolate_text
+from identities.credentials import who_can_act
 from identities.export import csv_cell
 from identities.streaming import with_export_timeout
 
@@ -34,6 +37,8 @@ RESULTS_HEADER = (
     "API",
     "tier",
     "tier reason",
+    "owners",
+    "credentials",
     "recommendation",
     "decision",
     "justification",
@@ -76,7 +81,33 @@ def apply_result(item: ReviewItem) -> str:
     return text
 
 
-def results_row(item: ReviewItem) -> list[str]:
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "no end date"
+
+
+def who_can_act_cells(item: ReviewItem, now: datetime) -> tuple[str, str]:
+    """Who can act as the item's principal, today: its owners and those of its app
+    registration, and every credential of either with its kind and end ("; "-separated)."""
+    who = who_can_act(item.principal, now)
+    # Each entry is isolated so that a right-to-left name cannot reorder its neighbours.
+    owners = "; ".join(
+        isolate_text(f"{o.upn or o.display_name or o.id} ({o.owns})") for o in who.owners
+    )
+    credentials = [
+        isolate_text(
+            f"{held.row.kind} {held.row.display_name or held.row.key_id} on the {held.held_by}, "
+            f"ends {_day(held.row.end)}"
+        )
+        for held in who.credentials
+    ]
+    credentials += [
+        isolate_text(f"federated credential {f.name or f.id}: {f.issuer}") for f in who.federated
+    ]
+    return owners, "; ".join(credentials)
+
+
+def results_row(item: ReviewItem, now: datetime | None = None) -> list[str]:
+    owners, credentials = who_can_act_cells(item, now or timezone.now())
     return [
         csv_cell(value)
         for value in (
@@ -90,6 +121,8 @@ def results_row(item: ReviewItem) -> list[str]:
             item.resource_name if item.is_app_permission else "",
             tier_words(item.tier),
             item.tier_reason,
+            owners,
+            credentials,
             _label(Recommendation, item.recommendation),
             _label(Decision, item.decision),
             item.justification,
@@ -154,8 +187,9 @@ def chain_head_row(tenant_id: str) -> list[str]:
 
 
 def _results_rows(items: QuerySet[ReviewItem], tenant_id: str) -> Iterator[list[str]]:
+    now = timezone.now()
     for item in items.iterator(chunk_size=2000):
-        yield results_row(item)
+        yield results_row(item, now)
     yield chain_head_row(tenant_id)
 
 

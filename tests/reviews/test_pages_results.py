@@ -254,6 +254,8 @@ def test_results_csv_has_the_auditor_columns(world):
         "API",
         "tier",
         "tier reason",
+        "owners",
+        "credentials",
         "recommendation",
         "decision",
         "justification",

@@ -446,6 +446,19 @@ def test_the_results_page_and_csv_give_privilege_type_api_tier_and_reason():
     assert (role["privilege type"], role["API"], role["scope"]) == ("Directory role", "", "Tenant")
     unclassified = next(r for r in records if r["role"] == "Reports.Read.All")
     assert (unclassified["tier"], unclassified["tier reason"]) == ("Unclassified", "")
+    # Who can act as the principal: owners of both objects, each credential with its end.
+    owners = permission["owners"].split("; ")
+    assert any(o.endswith("(service principal)") for o in owners), owners
+    assert "ivan appowner@contoso.example (app registration)" in owners and len(owners) == 3
+    secret_end = (timezone.now() - timedelta(days=30) + timedelta(days=730)).date().isoformat()
+    credentials = permission["credentials"].split("; ")
+    assert credentials[0].startswith("secret deploy secret on the service principal, ends ")
+    assert credentials[1:] == [
+        f"secret ci secret on the app registration, ends {secret_end}",
+        "federated credential github-deploy: https://token.actions.githubusercontent.com",
+    ]
+    reader = next(r for r in records if r["principal"] == "Mail reader")
+    assert "app registration" not in reader["credentials"]
 
 
 def test_the_completion_notice_names_the_permission_its_api_and_tier():
